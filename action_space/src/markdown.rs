@@ -1,0 +1,60 @@
+//! Readable text and markdown from a page, for agents.
+
+/// Line width html2text wraps at: wide, so sentences stay on one line for agents.
+const WIDTH: usize = 200;
+
+/// Converts HTML to markdown-flavoured text: headings as `#`, lists as `*`, links as
+/// reference-style `[text][n]` with their targets listed at the end.
+pub fn from_html(html: &str) -> String {
+    match html2text::from_read(html.as_bytes(), WIDTH) {
+        Ok(text) => collapse_blank_lines(&text),
+        // html2text only fails on a broken writer or absurd nesting: fall back to plain text.
+        Err(_) => clean_text(html),
+    }
+}
+
+/// Cleans `innerText`: trims line ends, collapses runs of blank lines and of spaces.
+pub fn clean_text(text: &str) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    collapse_blank_lines(&lines.join("\n"))
+}
+
+fn collapse_blank_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank_run += 1;
+            if blank_run > 1 {
+                continue;
+            }
+        } else {
+            blank_run = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_cleaned() {
+        assert_eq!(clean_text("  a   b \n\n\n\n c\t d  "), "a b\n\nc d");
+    }
+
+    #[test]
+    fn markdown_keeps_headings_and_links() {
+        let md = from_html("<h1>Shop</h1><p>Buy <a href=\"/mug\">a mug</a></p>");
+        assert!(md.contains("# Shop"), "{md}");
+        assert!(md.contains("a mug"), "{md}");
+        assert!(md.contains("/mug"), "{md}");
+    }
+}

@@ -1,0 +1,257 @@
+//! The Capture-style REST protocol (seeds 000/001, WIRE.md): sessions plus deterministic
+//! actions by CSS selector. A thin translation onto `sessions` and the engine's actions.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::auth::Tenant;
+use super::errors::{parse_json, ApiError};
+use super::AppState;
+use crate::engine::Action;
+use crate::sessions::{ActionRequest, CreateRequest, SessionError, SessionRecord, Status};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/sessions", post(create).get(list))
+        .route("/v1/sessions/{id}", get(read).delete(close))
+        .route("/v1/sessions/{id}/actions", post(act))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateBody {
+    max_ttl_seconds: Option<i64>,
+    proxy: Option<bool>,
+    bypass_bot_detection: Option<bool>,
+    cdp: Option<bool>,
+}
+
+fn ts(t: DateTime<Utc>) -> Value {
+    Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+/// The session object of seed 000.
+pub fn session_view(r: &SessionRecord) -> Value {
+    let now = Utc::now();
+    let mut v = json!({
+        "id": r.id,
+        "status": r.status,
+        "closeReason": r.close_reason,
+        "createdAt": ts(r.created_at),
+        "startedAt": r.started_at.map(ts),
+        "expiresAt": ts(r.expires_at),
+        "closedAt": r.closed_at.map(ts),
+        "durationSeconds": r.duration_seconds(now),
+        "billedCredits": r.billed_credits,
+        "actionCount": r.actions.total,
+        "actionSuccessCount": r.actions.success,
+        "actionErrorCount": r.actions.error,
+        "actionBreakdown": r.action_breakdown,
+        "options": r.options,
+    });
+    if r.status == Status::Error {
+        v["error"] = json!(r.error);
+    }
+    v
+}
+
+/// Maps a session failure to Capture's answers: 409 carries the session, and every answer
+/// about an existing session carries `expiresInSeconds`.
+fn failure(e: SessionError) -> ApiError {
+    let now = Utc::now();
+    match e {
+        SessionError::NotFound => ApiError::not_found("session not found"),
+        SessionError::NotActive(rec) => {
+            let why = rec.close_reason.clone().unwrap_or_default();
+            ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "session is not active (status {}, reason {why})",
+                    status_name(rec.status)
+                ),
+            )
+            .with("expiresInSeconds", Value::from(0))
+            .with("session", session_view(&rec))
+        }
+        SessionError::Limit(s) | SessionError::Store(s) => s.into(),
+        SessionError::BadInput(m) => ApiError::bad_request(m),
+        SessionError::Action { error, record } => ApiError::from(error).with(
+            "expiresInSeconds",
+            Value::from(record.expires_in_seconds(now)),
+        ),
+        SessionError::Engine(e) => e.into(),
+    }
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Active => "active",
+        Status::Closed => "closed",
+        Status::Expired => "expired",
+        Status::Error => "error",
+    }
+}
+
+async fn create(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: CreateBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateBody::default()
+    } else {
+        parse_json(&body, "session options")?
+    };
+    let ttl = match body.max_ttl_seconds {
+        Some(t) if t < 1 => {
+            return Err(ApiError::bad_request(format!(
+                "maxTtlSeconds must be at least 1, got {t}"
+            )))
+        }
+        Some(t) => Some(t as u64),
+        None => None,
+    };
+    let bypass = body.bypass_bot_detection.unwrap_or(false);
+    if body.cdp == Some(true) {
+        if bypass {
+            return Err(ApiError::bad_request(
+                "cdp and bypassBotDetection cannot be combined",
+            ));
+        }
+        return Err(ApiError::bad_request(
+            "cdp: true is not offered: a raw CDP connection would bypass the navigation policy and tenant isolation",
+        ));
+    }
+    let rec = st
+        .sessions
+        .create(
+            &tenant,
+            CreateRequest {
+                ttl_seconds: ttl,
+                proxy: body.proxy.unwrap_or(false),
+                bypass_bot_detection: bypass,
+            },
+        )
+        .await
+        .map_err(failure)?;
+    let mut session = session_view(&rec);
+    // WIRE.md's create answer also has the options flat on the session object.
+    session["maxTtlSeconds"] = json!(rec.options.max_ttl_seconds);
+    session["proxy"] = json!(rec.options.proxy);
+    session["bypassBotDetection"] = json!(rec.options.bypass_bot_detection);
+    session["cdp"] = json!(false);
+    let body = json!({ "success": true, "session": session, "expiresInSeconds": rec.expires_in_seconds(Utc::now()) });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn read(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rec = st.sessions.get(&tenant, &id).await.map_err(failure)?;
+    Ok(Json(
+        json!({ "success": true, "session": session_view(&rec), "expiresInSeconds": rec.expires_in_seconds(Utc::now()) }),
+    ))
+}
+
+async fn list(State(st): State<AppState>, Tenant(tenant): Tenant) -> Result<Json<Value>, ApiError> {
+    let recs = st.sessions.list(&tenant).await.map_err(failure)?;
+    let active = recs.iter().filter(|r| r.is_active()).count();
+    let sessions: Vec<Value> = recs.iter().map(session_view).collect();
+    Ok(Json(json!({
+        "success": true,
+        "sessions": sessions,
+        "activeSessionCount": active,
+        "maxConcurrentSessions": st.sessions.config().limits.per_tenant,
+    })))
+}
+
+async fn close(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rec = st.sessions.close(&tenant, &id).await.map_err(failure)?;
+    Ok(Json(
+        json!({ "success": true, "session": session_view(&rec), "expiresInSeconds": 0 }),
+    ))
+}
+
+async fn act(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    // Unknown sessions answer 404 before a bad body answers 400, as for every other route.
+    st.sessions.get(&tenant, &id).await.map_err(failure)?;
+    let req = parse_action(&body)?;
+    let done = st.sessions.act(&tenant, &id, req).await.map_err(failure)?;
+    let mut out = Map::new();
+    out.insert("success".into(), Value::Bool(true));
+    out.insert(
+        "expiresInSeconds".into(),
+        Value::from(done.record.expires_in_seconds(Utc::now())),
+    );
+    for (k, v) in done.output {
+        out.entry(k).or_insert(v);
+    }
+    Ok(Json(Value::Object(out)))
+}
+
+/// `{type, payload}` -> engine action. The payload is open: unknown keys are ignored;
+/// `payload.screenshot: true` attaches a screenshot to any action's answer.
+fn parse_action(body: &[u8]) -> Result<ActionRequest, ApiError> {
+    let v: Value = parse_json(body, "action")?;
+    let Value::Object(mut obj) = v else {
+        return Err(ApiError::bad_request(
+            "invalid action: the body must be a JSON object {type, payload}",
+        ));
+    };
+    let kind = match obj.remove("type") {
+        Some(Value::String(s)) => s,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid action: type must be a string",
+            ))
+        }
+        None => {
+            return Err(ApiError::bad_request(
+                "invalid action: missing field `type`",
+            ))
+        }
+    };
+    let mut payload = match obj.remove("payload") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid action: payload must be a JSON object",
+            ))
+        }
+    };
+    let screenshot = match (kind.as_str(), payload.get("screenshot")) {
+        ("screenshot", _) | (_, None) => false,
+        (_, Some(Value::Bool(b))) => {
+            let b = *b;
+            payload.remove("screenshot");
+            b
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid action: payload.screenshot must be a boolean",
+            ))
+        }
+    };
+    let action = Action::from_parts(&kind, Value::Object(payload))
+        .map_err(|e| ApiError::bad_request(format!("invalid action: {e}")))?;
+    Ok(ActionRequest { action, screenshot })
+}

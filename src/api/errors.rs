@@ -1,0 +1,111 @@
+//! Error answers: `{"success": false, "error": "..."}` plus protocol-specific fields, and the
+//! one mapping from engine and session failures to HTTP status codes.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{Map, Value};
+
+use crate::engine::EngineError;
+use crate::sessions::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    /// Extra fields merged into the body (session, expiresInSeconds, diagnostics, ...).
+    pub extra: Map<String, Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            extra: Map::new(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    pub fn with(mut self, key: &str, value: Value) -> Self {
+        self.extra.insert(key.to_string(), value);
+        self
+    }
+}
+
+/// The status an engine failure answers with, whatever the protocol.
+pub fn engine_status(e: &EngineError) -> StatusCode {
+    match e {
+        EngineError::BadInput(_) | EngineError::NoMatch { .. } | EngineError::Blocked(_) => {
+            StatusCode::BAD_REQUEST
+        }
+        EngineError::Navigation(_) => StatusCode::BAD_GATEWAY,
+        EngineError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        EngineError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+        EngineError::Browser(_) | EngineError::Launch(_) => StatusCode::SERVICE_UNAVAILABLE,
+        EngineError::PageGone(_) | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let mut err = ApiError::new(engine_status(&e), e.to_string());
+        if let EngineError::NoMatch { details, .. } = e {
+            err.extra.extend(details);
+        }
+        err
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::TenantLimit { active, max } | StoreError::GlobalLimit { active, max } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+                    .with("activeSessionCount", Value::from(active))
+                    .with("maxConcurrentSessions", Value::from(max))
+            }
+            StoreError::Unavailable(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("success".into(), Value::Bool(false));
+        body.insert("error".into(), Value::String(self.message));
+        for (k, v) in self.extra {
+            body.entry(k).or_insert(v);
+        }
+        let mut resp = (self.status, Json(Value::Object(body))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// Parses a JSON body, naming the failing field (`payload.fullPage: invalid type ...`).
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." {
+            ApiError::bad_request(format!("invalid {what}: {inner}"))
+        } else {
+            ApiError::bad_request(format!("invalid {what}: {path}: {inner}"))
+        }
+    })
+}

@@ -1,0 +1,23 @@
+//! `GET /healthz`: liveness without auth, with the browser's state.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(health))
+}
+
+async fn health(State(st): State<AppState>) -> Json<Value> {
+    let browser = st.sessions.engine().status();
+    let active = st.sessions.active_count().await.ok();
+    Json(json!({
+        "status": if browser.alive { "ok" } else { "degraded" },
+        "browser": browser,
+        "activeSessions": active,
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}

@@ -1,0 +1,32 @@
+//! HTTP surface: one router per protocol, shared auth, errors and health.
+
+pub mod auth;
+mod capture;
+pub mod errors;
+mod health;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+
+use crate::sessions::Sessions;
+use auth::ApiSecrets;
+use errors::ApiError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub sessions: Sessions,
+    pub secrets: Arc<ApiSecrets>,
+}
+
+pub fn router(state: AppState, body_limit: usize) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(capture::router())
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

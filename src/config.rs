@@ -1,0 +1,166 @@
+//! One `Config`: embedded defaults < TOML file (`--config`) < `PAGEPILOT_*` environment < flags.
+
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    /// The Chromium binary (`$CHROMIUM` also sets it).
+    pub chromium: PathBuf,
+    /// Let pages reach private and loopback addresses (link-local/metadata stay refused).
+    pub allow_private_network: bool,
+    /// Hosts (names or IP literals) every page is refused, on top of the built-in rules.
+    #[serde(deserialize_with = "list")]
+    pub deny_hosts: Vec<String>,
+    /// Capture-style API secrets as `userId:secret`; stored hashed once loaded.
+    #[serde(deserialize_with = "list")]
+    pub api_secrets: Vec<String>,
+    /// Where generated secrets are kept between runs.
+    pub state_dir: PathBuf,
+    /// Ready contexts+pages kept warm for fast session starts.
+    pub pool_size: usize,
+    pub max_sessions_per_tenant: usize,
+    pub max_sessions: usize,
+    /// Longest session TTL; larger requests are capped to it.
+    pub max_ttl_seconds: u64,
+    /// TTL of a session that asks for none.
+    pub default_ttl_seconds: u64,
+    /// Deadline of one action (a batch is one action).
+    pub action_timeout_ms: u64,
+    pub viewport_width: u32,
+    pub viewport_height: u32,
+    /// Upstream proxy for sessions created with `proxy: true`, e.g. `http://proxy.internal:3128`.
+    pub proxy_server: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Log filter (`info`, `pagepilot=debug`, ...); `RUST_LOG` wins when set.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8022,
+            chromium: std::env::var_os("CHROMIUM")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "/usr/bin/chromium".into()),
+            allow_private_network: false,
+            deny_hosts: Vec::new(),
+            api_secrets: Vec::new(),
+            state_dir: default_state_dir(),
+            pool_size: 2,
+            max_sessions_per_tenant: 5,
+            max_sessions: 50,
+            max_ttl_seconds: 900,
+            default_ttl_seconds: 300,
+            action_timeout_ms: 30_000,
+            viewport_width: 1280,
+            viewport_height: 800,
+            proxy_server: None,
+            body_limit_bytes: 1024 * 1024,
+            log: "info".into(),
+        }
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(d).join("pagepilot");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/state/pagepilot"),
+        None => PathBuf::from(".pagepilot-state"),
+    }
+}
+
+/// Flag values set on the command line; unset ones do not override lower layers.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chromium: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_private_network: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_secrets: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Merges the layers. `file` is the `--config` TOML, if any.
+    pub fn load(file: Option<&std::path::Path>, flags: Overrides) -> Result<Config, String> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(format!("config file {} does not exist", f.display()));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig
+            .merge(Env::prefixed("PAGEPILOT_"))
+            .merge(Serialized::defaults(flags));
+        let cfg: Config = fig
+            .extract()
+            .map_err(|e| format!("invalid configuration: {e}"))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.max_ttl_seconds == 0 || self.max_ttl_seconds > 24 * 3600 {
+            return Err("max_ttl_seconds must be 1..86400".into());
+        }
+        if self.max_sessions_per_tenant == 0 || self.max_sessions == 0 {
+            return Err("max_sessions_per_tenant and max_sessions must be at least 1".into());
+        }
+        if self.viewport_width == 0
+            || self.viewport_height == 0
+            || self.viewport_width > 5000
+            || self.viewport_height > 5000
+        {
+            return Err("viewport_width and viewport_height must be 1..5000".into());
+        }
+        for s in &self.api_secrets {
+            match s.split_once(':') {
+                Some((u, p)) if !u.is_empty() && !p.is_empty() => {}
+                _ => {
+                    return Err(format!(
+                        "api secret `{}…` must look like userId:secret",
+                        s.chars().take(4).collect::<String>()
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Accepts a list or a comma-separated string (`PAGEPILOT_API_SECRETS=a:1,b:2`).
+fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Form::deserialize(d)? {
+        Form::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        Form::Many(v) => v,
+    })
+}

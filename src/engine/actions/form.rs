@@ -1,0 +1,161 @@
+//! fill, select and check.
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::pointer::{locate, mouse_click, settle, MouseButton};
+use super::ActionOutput;
+use crate::engine::page::Page;
+use crate::engine::EngineError;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fill {
+    pub selector: String,
+    pub value: String,
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Select {
+    pub selector: String,
+    /// An option's value or label, or several for a `multiple` select.
+    pub value: Option<OneOrMany>,
+    pub values: Option<Vec<String>>,
+    pub label: Option<String>,
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    pub selector: String,
+    /// The state wanted (default true: checked).
+    #[serde(default = "yes")]
+    pub checked: bool,
+    pub timeout_ms: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn refused(selector: &str, why: &str, details: Map<String, Value>) -> EngineError {
+    EngineError::NoMatch {
+        message: format!("cannot act on `{selector}`: {why}"),
+        details,
+    }
+}
+
+pub async fn fill(page: &Page, f: &Fill) -> Result<ActionOutput, EngineError> {
+    let el = locate(page, &f.selector, f.timeout_ms, false).await?;
+    let prep = page
+        .eval(
+            include_str!("../js/fill.js"),
+            &json!({ "selector": f.selector, "value": f.value }),
+        )
+        .await?;
+    if let Some(why) = prep.get("error").and_then(Value::as_str) {
+        return Err(refused(&f.selector, why, el.details));
+    }
+    if prep["mode"] == "type" {
+        if f.value.is_empty() {
+            // Deleting the selection empties the field with a real key event.
+            page.call("Input.dispatchKeyEvent", json!({ "type": "rawKeyDown", "key": "Backspace", "code": "Backspace", "windowsVirtualKeyCode": 8 })).await?;
+            page.call("Input.dispatchKeyEvent", json!({ "type": "keyUp", "key": "Backspace", "code": "Backspace", "windowsVirtualKeyCode": 8 })).await?;
+        } else {
+            page.call("Input.insertText", json!({ "text": f.value }))
+                .await?;
+        }
+    }
+    let value = page
+        .eval(
+            include_str!("../js/read_value.js"),
+            &json!({ "selector": f.selector }),
+        )
+        .await?;
+    let mut out = el.details;
+    out.insert("value".into(), value);
+    Ok(out)
+}
+
+pub async fn select(page: &Page, s: &Select) -> Result<ActionOutput, EngineError> {
+    let values: Vec<String> = match (&s.value, &s.values, &s.label) {
+        (Some(OneOrMany::One(v)), _, _) => vec![v.clone()],
+        (Some(OneOrMany::Many(v)), _, _) | (None, Some(v), _) => v.clone(),
+        (None, None, Some(l)) => vec![l.clone()],
+        (None, None, None) => {
+            return Err(EngineError::BadInput(
+                "payload.value (or values, or label) is required".into(),
+            ))
+        }
+    };
+    let el = locate(page, &s.selector, s.timeout_ms, false).await?;
+    let res = page
+        .eval(
+            include_str!("../js/select.js"),
+            &json!({ "selector": s.selector, "values": values }),
+        )
+        .await?;
+    if let Some(why) = res.get("error").and_then(Value::as_str) {
+        return Err(refused(&s.selector, why, el.details));
+    }
+    if let Some(missing) = res.get("missing").and_then(Value::as_str) {
+        let mut details = el.details;
+        details.insert("options".into(), res["options"].clone());
+        return Err(EngineError::NoMatch {
+            message: format!(
+                "no option of `{}` has the value or label `{missing}`",
+                s.selector
+            ),
+            details,
+        });
+    }
+    let mut out = el.details;
+    out.insert("selected".into(), res["selected"].clone());
+    out.insert("labels".into(), res["labels"].clone());
+    Ok(out)
+}
+
+pub async fn check(page: &Page, c: &Check) -> Result<ActionOutput, EngineError> {
+    let el = locate(page, &c.selector, c.timeout_ms, false).await?;
+    let Some(before) = el.raw["checked"].as_bool() else {
+        return Err(refused(
+            &c.selector,
+            "it is not a checkbox, radio button or aria-checked element",
+            el.details,
+        ));
+    };
+    let mut out = el.details;
+    if before != c.checked {
+        let events = page.events()?;
+        mouse_click(page, el.point.0, el.point.1, MouseButton::Left, 1).await?;
+        settle(page, events).await?;
+        let after = locate(page, &c.selector, Some(0), false).await?;
+        if after.raw["checked"].as_bool() != Some(c.checked) {
+            let why = if !c.checked
+                && after
+                    .raw
+                    .pointer("/attributes/type")
+                    .and_then(Value::as_str)
+                    == Some("radio")
+            {
+                "a radio button cannot be unchecked; check another one of its group"
+            } else {
+                "clicking it did not change its state (is it disabled or covered?)"
+            };
+            return Err(refused(&c.selector, why, after.details));
+        }
+    }
+    out.insert("checked".into(), Value::Bool(c.checked));
+    out.insert("changed".into(), Value::Bool(before != c.checked));
+    Ok(out)
+}

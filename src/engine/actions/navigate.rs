@@ -1,0 +1,183 @@
+//! goto, back, forward, reload, and waiting for a navigation's lifecycle event.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::{error::RecvError, Receiver};
+
+use super::{output, ActionOutput};
+use crate::engine::cdp::Event;
+use crate::engine::page::Page;
+use crate::engine::policy::Policy;
+use crate::engine::EngineError;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitUntil {
+    Load,
+    #[default]
+    #[serde(rename = "domcontentloaded")]
+    DomContentLoaded,
+    Commit,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Goto {
+    pub url: String,
+    #[serde(default)]
+    pub wait_until: WaitUntil,
+}
+
+impl Goto {
+    pub fn validate(&self) -> Result<(), EngineError> {
+        if self.url.trim().is_empty() {
+            return Err(EngineError::BadInput(
+                "payload.url must not be empty".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct History {
+    #[serde(default)]
+    pub wait_until: WaitUntil,
+}
+
+impl History {
+    pub fn validate(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
+}
+
+pub async fn goto(page: &Page, policy: &Policy, g: &Goto) -> Result<ActionOutput, EngineError> {
+    let url = g.url.trim();
+    policy
+        .check_navigation(url)
+        .await
+        .map_err(EngineError::Blocked)?;
+    let events = page.events()?;
+    let nav = page.call("Page.navigate", json!({ "url": url })).await?;
+    if let Some(err) = nav.get("errorText").and_then(Value::as_str) {
+        return Err(navigation_error(page, url, err));
+    }
+    // No loaderId: a same-document navigation (fragment), already done.
+    if let Some(loader) = nav.get("loaderId").and_then(Value::as_str) {
+        wait_for(page, events, g.wait_until, Some(loader.to_string())).await?;
+    }
+    current_url(page).await
+}
+
+/// Moves `delta` entries through the session history (back: -1, forward: +1).
+pub async fn history(page: &Page, h: &History, delta: i64) -> Result<ActionOutput, EngineError> {
+    let hist = page.call("Page.getNavigationHistory", json!({})).await?;
+    let current = hist["currentIndex"].as_i64().unwrap_or(0);
+    let entries = hist["entries"].as_array().cloned().unwrap_or_default();
+    let target = current + delta;
+    let Some(entry) = usize::try_from(target).ok().and_then(|i| entries.get(i)) else {
+        let which = if delta < 0 { "back" } else { "forward" };
+        return Err(EngineError::BadInput(format!(
+            "cannot go {which}: no such entry in this session's history"
+        )));
+    };
+    let events = page.events()?;
+    page.call(
+        "Page.navigateToHistoryEntry",
+        json!({ "entryId": entry["id"] }),
+    )
+    .await?;
+    wait_for(page, events, h.wait_until, None).await?;
+    current_url(page).await
+}
+
+pub async fn reload(page: &Page, h: &History) -> Result<ActionOutput, EngineError> {
+    let events = page.events()?;
+    page.call("Page.reload", json!({})).await?;
+    wait_for(page, events, h.wait_until, None).await?;
+    current_url(page).await
+}
+
+/// Waits for the lifecycle event `until` names, of the main frame's document `loader` (or of
+/// the next document the main frame commits, when the loader is not known yet). Matching the
+/// loader keeps a late event of the previous document from ending the wait early.
+pub async fn wait_for(
+    page: &Page,
+    mut events: Receiver<Event>,
+    until: WaitUntil,
+    mut loader: Option<String>,
+) -> Result<(), EngineError> {
+    let wanted = match until {
+        WaitUntil::Commit => None,
+        WaitUntil::DomContentLoaded => Some("DOMContentLoaded"),
+        WaitUntil::Load => Some("load"),
+    };
+    let main = page.target_id.as_str();
+    loop {
+        let ev = match events.recv().await {
+            Ok(ev) => ev,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => {
+                return Err(EngineError::PageGone(
+                    page.dead_reason().unwrap_or_else(|| "page closed".into()),
+                ))
+            }
+        };
+        let p = &ev.params;
+        match ev.method.as_str() {
+            "Page.frameNavigated" if p.pointer("/frame/parentId").is_none() => {
+                let this = p.pointer("/frame/loaderId").and_then(Value::as_str);
+                if loader.is_none() {
+                    loader = this.map(str::to_string);
+                }
+                if wanted.is_none() && this == loader.as_deref() {
+                    return Ok(());
+                }
+            }
+            "Page.lifecycleEvent" if p["frameId"].as_str() == Some(main) => {
+                if wanted.is_some()
+                    && p["name"].as_str() == wanted
+                    && p["loaderId"].as_str() == loader.as_deref()
+                {
+                    return Ok(());
+                }
+            }
+            // A same-document history step (#fragment) loads nothing.
+            "Page.navigatedWithinDocument"
+                if p["frameId"].as_str() == Some(main) && loader.is_none() =>
+            {
+                return Ok(())
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The URL of the page's current document.
+pub async fn page_url(page: &Page) -> Result<String, EngineError> {
+    let v = page
+        .eval("function () { return location.href; }", &Value::Null)
+        .await?;
+    Ok(v.as_str().unwrap_or_default().to_string())
+}
+
+async fn current_url(page: &Page) -> Result<ActionOutput, EngineError> {
+    Ok(output([("url", Value::from(page_url(page).await?))]))
+}
+
+fn navigation_error(page: &Page, url: &str, err: &str) -> EngineError {
+    if err.contains("ERR_BLOCKED_BY_CLIENT") {
+        let why = page
+            .state
+            .blocked
+            .lock()
+            .ok()
+            .and_then(|b| b.back().cloned());
+        return EngineError::Blocked(format!(
+            "navigation to {url} was refused by the navigation policy ({})",
+            why.unwrap_or_else(|| "blocked".into())
+        ));
+    }
+    EngineError::Navigation(format!("{err} for {url}"))
+}

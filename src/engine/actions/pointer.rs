@@ -1,0 +1,338 @@
+//! Mouse actions by selector or coordinates. Clicks are trusted input events (CDP Input
+//! domain) at a point of the element that a hit test says is really the element.
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{output, ActionOutput, MAX_DRAG_POINTS};
+use crate::engine::page::Page;
+use crate::engine::EngineError;
+
+/// How long a selector action waits for its element to appear and become visible by default.
+pub const DEFAULT_ELEMENT_TIMEOUT_MS: u64 = 5000;
+const POLL: Duration = Duration::from_millis(50);
+/// How long after an input a navigation must have started for the action to wait for it.
+/// The renderer reports a navigation it starts before it acknowledges the input event, so
+/// this only covers scheduling jitter.
+const NAVIGATION_START_WINDOW: Duration = Duration::from_millis(30);
+/// Longest wait for a navigation an input started before the action answers anyway.
+const NAVIGATION_SETTLE_CAP: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    pub selector: String,
+    /// How long to wait for the element (default 5000 ms).
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub button: MouseButton,
+    #[serde(default = "one")]
+    pub click_count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MouseButton {
+    #[default]
+    Left,
+    Right,
+    Middle,
+}
+
+impl MouseButton {
+    fn name(self) -> &'static str {
+        match self {
+            MouseButton::Left => "left",
+            MouseButton::Right => "right",
+            MouseButton::Middle => "middle",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+}
+
+impl Point {
+    pub fn validate(&self, field: &str) -> Result<(), EngineError> {
+        if !self.x.is_finite() || !self.y.is_finite() || self.x < 0.0 || self.y < 0.0 {
+            return Err(EngineError::BadInput(format!(
+                "{field}: x and y must be finite and >= 0"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Drag {
+    pub path: Vec<Point>,
+}
+
+impl Drag {
+    pub fn validate(&self) -> Result<(), EngineError> {
+        if self.path.len() < 2 || self.path.len() > MAX_DRAG_POINTS {
+            return Err(EngineError::BadInput(format!(
+                "payload.path must hold 2 to {MAX_DRAG_POINTS} points, got {}",
+                self.path.len()
+            )));
+        }
+        for (i, p) in self.path.iter().enumerate() {
+            p.validate(&format!("payload.path[{i}]"))?;
+        }
+        Ok(())
+    }
+}
+
+/// What the locator reported of an element that is there and visible.
+pub struct Located {
+    pub point: (f64, f64),
+    /// The diagnostics Capture returns: matched, visible, elementText, tagName, attributes, ...
+    pub details: Map<String, Value>,
+    pub raw: Value,
+}
+
+/// Waits (up to `timeout_ms`) for `selector` to match a visible element, scrolled into view.
+pub async fn locate(
+    page: &Page,
+    selector: &str,
+    timeout_ms: Option<u64>,
+    focus: bool,
+) -> Result<Located, EngineError> {
+    if selector.trim().is_empty() {
+        return Err(EngineError::BadInput(
+            "payload.selector must not be empty".into(),
+        ));
+    }
+    let timeout = Duration::from_millis(timeout_ms.unwrap_or(DEFAULT_ELEMENT_TIMEOUT_MS));
+    let started = Instant::now();
+    let arg = json!({ "selector": selector, "scroll": true, "focus": focus });
+    loop {
+        let found = page.eval(include_str!("../js/locate.js"), &arg).await?;
+        if let Some(why) = found.get("invalid").and_then(Value::as_str) {
+            return Err(EngineError::BadInput(format!(
+                "payload.selector `{selector}` is not a valid CSS selector: {why}"
+            )));
+        }
+        let matched = found["matched"].as_bool().unwrap_or(false);
+        let visible = found["visible"].as_bool().unwrap_or(false);
+        if matched && visible {
+            let point = (
+                found.pointer("/point/x").and_then(Value::as_f64),
+                found.pointer("/point/y").and_then(Value::as_f64),
+            );
+            if let (Some(x), Some(y)) = point {
+                return Ok(Located {
+                    point: (x, y),
+                    details: diagnostics(&found),
+                    raw: found,
+                });
+            }
+        }
+        if started.elapsed() >= timeout {
+            let message = if matched {
+                format!(
+                    "element matching `{selector}` is not visible (waited {} ms)",
+                    timeout.as_millis()
+                )
+            } else {
+                format!(
+                    "no element matches `{selector}` (waited {} ms)",
+                    timeout.as_millis()
+                )
+            };
+            return Err(EngineError::NoMatch {
+                message,
+                details: diagnostics(&found),
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn diagnostics(found: &Value) -> Map<String, Value> {
+    let mut d = Map::new();
+    d.insert(
+        "matched".into(),
+        found.get("matched").cloned().unwrap_or(Value::Bool(false)),
+    );
+    d.insert(
+        "visible".into(),
+        found.get("visible").cloned().unwrap_or(Value::Bool(false)),
+    );
+    for key in [
+        "elementText",
+        "tagName",
+        "attributes",
+        "boundingBox",
+        "obscuredBy",
+    ] {
+        if let Some(v) = found.get(key).filter(|v| !v.is_null()) {
+            d.insert(key.into(), v.clone());
+        }
+    }
+    d
+}
+
+pub async fn click(page: &Page, t: &Target) -> Result<ActionOutput, EngineError> {
+    let el = locate(page, &t.selector, t.timeout_ms, false).await?;
+    let (x, y) = el.point;
+    let events = page.events()?;
+    mouse_click(page, x, y, t.button, t.click_count.clamp(1, 3)).await?;
+    settle(page, events).await?;
+    let mut out = el.details;
+    out.insert("clickedPoint".into(), json!({ "x": x, "y": y }));
+    out.insert(
+        "url".into(),
+        Value::from(super::navigate::page_url(page).await?),
+    );
+    Ok(out)
+}
+
+pub async fn hover(page: &Page, t: &Target) -> Result<ActionOutput, EngineError> {
+    let el = locate(page, &t.selector, t.timeout_ms, false).await?;
+    let (x, y) = el.point;
+    mouse(page, "mouseMoved", x, y, "none", 0).await?;
+    let mut out = el.details;
+    out.insert("hoveredPoint".into(), json!({ "x": x, "y": y }));
+    out.insert(
+        "url".into(),
+        Value::from(super::navigate::page_url(page).await?),
+    );
+    Ok(out)
+}
+
+pub async fn move_mouse(page: &Page, p: &Point) -> Result<ActionOutput, EngineError> {
+    mouse(page, "mouseMoved", p.x, p.y, "none", 0).await?;
+    Ok(cursor_position(page))
+}
+
+pub async fn drag(page: &Page, d: &Drag) -> Result<ActionOutput, EngineError> {
+    let (first, last) = match (d.path.first(), d.path.last()) {
+        (Some(f), Some(l)) => (*f, *l),
+        _ => {
+            return Err(EngineError::BadInput(
+                "payload.path must not be empty".into(),
+            ))
+        }
+    };
+    mouse(page, "mouseMoved", first.x, first.y, "none", 0).await?;
+    mouse(page, "mousePressed", first.x, first.y, "left", 1).await?;
+    for p in &d.path[1..] {
+        mouse(page, "mouseMoved", p.x, p.y, "left", 0).await?;
+    }
+    mouse(page, "mouseReleased", last.x, last.y, "left", 1).await?;
+    let mut out = cursor_position(page);
+    out.insert("points".into(), Value::from(d.path.len()));
+    Ok(out)
+}
+
+pub fn cursor_position(page: &Page) -> ActionOutput {
+    let (x, y) = page.state.mouse.lock().map(|m| *m).unwrap_or((0.0, 0.0));
+    output([("x", json!(x)), ("y", json!(y))])
+}
+
+/// A full click: move, press, release at (x, y).
+pub async fn mouse_click(
+    page: &Page,
+    x: f64,
+    y: f64,
+    button: MouseButton,
+    count: u32,
+) -> Result<(), EngineError> {
+    mouse(page, "mouseMoved", x, y, "none", 0).await?;
+    for n in 1..=count {
+        mouse(page, "mousePressed", x, y, button.name(), n).await?;
+        mouse(page, "mouseReleased", x, y, button.name(), n).await?;
+    }
+    Ok(())
+}
+
+async fn mouse(
+    page: &Page,
+    kind: &str,
+    x: f64,
+    y: f64,
+    button: &str,
+    click_count: u32,
+) -> Result<(), EngineError> {
+    let buttons = if button == "none" || kind == "mouseReleased" {
+        0
+    } else {
+        1
+    };
+    page.call(
+        "Input.dispatchMouseEvent",
+        json!({ "type": kind, "x": x, "y": y, "button": button, "buttons": buttons, "clickCount": click_count }),
+    )
+    .await?;
+    if let Ok(mut m) = page.state.mouse.lock() {
+        *m = (x, y);
+    }
+    Ok(())
+}
+
+/// After an input that may navigate: if the main frame starts a navigation right away, wait
+/// for its DOMContentLoaded, so the next action sees the new page.
+pub async fn settle(
+    page: &Page,
+    mut events: tokio::sync::broadcast::Receiver<crate::engine::cdp::Event>,
+) -> Result<(), EngineError> {
+    let started = tokio::time::timeout(NAVIGATION_START_WINDOW, async {
+        loop {
+            match events.recv().await {
+                Ok(ev) => {
+                    let main = ev.params["frameId"].as_str() == Some(page.target_id.as_str());
+                    if main
+                        && matches!(
+                            ev.method.as_str(),
+                            "Page.frameRequestedNavigation" | "Page.frameStartedLoading"
+                        )
+                    {
+                        return true;
+                    }
+                    if main && ev.method == "Page.navigatedWithinDocument" {
+                        return false;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return false,
+            }
+        }
+    })
+    .await
+    .unwrap_or(false);
+    if !started {
+        return Ok(());
+    }
+    // The navigation may end without a new document (204, download, refused): stop waiting
+    // when the frame stops loading, and never longer than the cap.
+    let _ = tokio::time::timeout(NAVIGATION_SETTLE_CAP, async {
+        loop {
+            match events.recv().await {
+                Ok(ev)
+                    if ev.params["frameId"].as_str() == Some(page.target_id.as_str())
+                        && (ev.params["name"] == "DOMContentLoaded"
+                            || ev.method == "Page.frameStoppedLoading") =>
+                {
+                    return
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return,
+            }
+        }
+    })
+    .await;
+    match page.dead_reason() {
+        Some(r) => Err(EngineError::PageGone(r)),
+        None => Ok(()),
+    }
+}

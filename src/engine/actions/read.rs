@@ -1,0 +1,352 @@
+//! Reading the page (content, query, title, url, screenshot, logs), scrolling and waiting.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{output, ActionOutput, MAX_QUERY_LIMIT, MAX_WAIT_TIMEOUT_MS};
+use crate::engine::page::{LogEntry, Page};
+use crate::engine::EngineError;
+
+/// Longest full-page screenshot, in CSS pixels, before it is cut (and said so).
+const MAX_FULL_PAGE_HEIGHT: f64 = 16_384.0;
+/// Longest `wait_for_selector` wait.
+const MAX_SELECTOR_WAIT_MS: u64 = 30_000;
+const DEFAULT_SELECTOR_WAIT_MS: u64 = 5_000;
+const DEFAULT_SCROLL_PX: f64 = 600.0;
+
+pub const QUERY_FIELDS: &[&str] = &[
+    "text",
+    "html",
+    "href",
+    "src",
+    "alt",
+    "title",
+    "value",
+    "name",
+    "id",
+    "className",
+    "tag",
+    "role",
+    "ariaLabel",
+    "visible",
+    "bbox",
+];
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Up,
+    #[default]
+    Down,
+    Left,
+    Right,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scroll {
+    #[serde(default)]
+    pub direction: Direction,
+    /// Pixels (default 600).
+    pub amount: Option<f64>,
+    /// Scroll this element instead of the window.
+    pub selector: Option<String>,
+}
+
+impl Scroll {
+    pub fn validate(&self) -> Result<(), EngineError> {
+        match self.amount {
+            Some(a) if !a.is_finite() || a < 0.0 => Err(EngineError::BadInput(
+                "payload.amount must be a number >= 0".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitForSelector {
+    pub selector: String,
+    /// Wait until the element is visible, not only present.
+    #[serde(default)]
+    pub visible: bool,
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitForTimeout {
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Screenshot {
+    #[serde(default)]
+    pub full_page: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Text,
+    Markdown,
+    Html,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Content {
+    #[serde(default)]
+    pub format: Format,
+}
+
+impl Content {
+    pub fn validate(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Query {
+    pub selector: String,
+    #[serde(default = "default_fields")]
+    pub fields: Vec<String>,
+    #[serde(default)]
+    pub attributes: Vec<String>,
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub visible_only: bool,
+}
+
+fn default_fields() -> Vec<String> {
+    vec!["text".into()]
+}
+
+impl Query {
+    pub fn validate(&self) -> Result<(), EngineError> {
+        if self.selector.trim().is_empty() {
+            return Err(EngineError::BadInput(
+                "payload.selector must not be empty".into(),
+            ));
+        }
+        if let Some(bad) = self
+            .fields
+            .iter()
+            .find(|f| !QUERY_FIELDS.contains(&f.as_str()))
+        {
+            return Err(EngineError::BadInput(format!(
+                "payload.fields: unknown field `{bad}`; known: {}",
+                QUERY_FIELDS.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Logs {
+    /// Empty the log after reading it.
+    #[serde(default)]
+    pub clear: bool,
+}
+
+pub async fn scroll(page: &Page, s: &Scroll) -> Result<ActionOutput, EngineError> {
+    let amount = s.amount.unwrap_or(DEFAULT_SCROLL_PX);
+    let (dx, dy) = match s.direction {
+        Direction::Up => (0.0, -amount),
+        Direction::Down => (0.0, amount),
+        Direction::Left => (-amount, 0.0),
+        Direction::Right => (amount, 0.0),
+    };
+    let res = page
+        .eval(
+            include_str!("../js/scroll.js"),
+            &json!({ "selector": s.selector, "dx": dx, "dy": dy }),
+        )
+        .await?;
+    if let Some(why) = res.get("invalid").and_then(Value::as_str) {
+        return Err(EngineError::BadInput(format!(
+            "payload.selector is not a valid CSS selector: {why}"
+        )));
+    }
+    if res["matched"] == false {
+        return Err(EngineError::NoMatch {
+            message: format!(
+                "no element matches `{}`",
+                s.selector.as_deref().unwrap_or_default()
+            ),
+            details: output([("matched", Value::Bool(false))]),
+        });
+    }
+    let mut out = res.as_object().cloned().unwrap_or_default();
+    out.remove("matched");
+    Ok(out)
+}
+
+pub async fn wait_for_selector(
+    page: &Page,
+    w: &WaitForSelector,
+) -> Result<ActionOutput, EngineError> {
+    if w.selector.trim().is_empty() {
+        return Err(EngineError::BadInput(
+            "payload.selector must not be empty".into(),
+        ));
+    }
+    let timeout = w
+        .timeout_ms
+        .unwrap_or(DEFAULT_SELECTOR_WAIT_MS)
+        .min(MAX_SELECTOR_WAIT_MS);
+    let started = Instant::now();
+    let arg = json!({ "selector": w.selector });
+    loop {
+        let res = page.eval(include_str!("../js/exists.js"), &arg).await?;
+        if let Some(why) = res.get("invalid").and_then(Value::as_str) {
+            return Err(EngineError::BadInput(format!(
+                "payload.selector is not a valid CSS selector: {why}"
+            )));
+        }
+        let ready = res["matched"] == true && (!w.visible || res["visible"] == true);
+        if ready {
+            return Ok(output([
+                ("matched", Value::Bool(true)),
+                ("visible", res["visible"].clone()),
+                (
+                    "waitedMs",
+                    Value::from(started.elapsed().as_millis() as u64),
+                ),
+            ]));
+        }
+        if started.elapsed() >= Duration::from_millis(timeout) {
+            let what = if w.visible {
+                "a visible element"
+            } else {
+                "an element"
+            };
+            return Err(EngineError::Timeout(format!(
+                "timed out after {timeout} ms waiting for {what} matching `{}`",
+                w.selector
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn wait_for_timeout(w: &WaitForTimeout) -> Result<ActionOutput, EngineError> {
+    let ms = w.timeout_ms.min(MAX_WAIT_TIMEOUT_MS);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    Ok(output([
+        ("waitedMs", Value::from(ms)),
+        ("clamped", Value::Bool(w.timeout_ms > MAX_WAIT_TIMEOUT_MS)),
+    ]))
+}
+
+/// A PNG of the viewport or the whole page, base64-encoded.
+pub async fn screenshot_base64(page: &Page, full_page: bool) -> Result<String, EngineError> {
+    let mut params = json!({ "format": "png" });
+    if full_page {
+        let m = page.call("Page.getLayoutMetrics", json!({})).await?;
+        let w = m
+            .pointer("/cssContentSize/width")
+            .and_then(Value::as_f64)
+            .unwrap_or(1280.0);
+        let h = m
+            .pointer("/cssContentSize/height")
+            .and_then(Value::as_f64)
+            .unwrap_or(800.0);
+        params["captureBeyondViewport"] = json!(true);
+        params["clip"] = json!({ "x": 0, "y": 0, "width": w.ceil(), "height": h.min(MAX_FULL_PAGE_HEIGHT).ceil(), "scale": 1 });
+    }
+    let shot = page.call("Page.captureScreenshot", params).await?;
+    shot.get("data")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| EngineError::Internal("captureScreenshot returned no data".into()))
+}
+
+pub async fn screenshot(page: &Page, s: &Screenshot) -> Result<ActionOutput, EngineError> {
+    let data = screenshot_base64(page, s.full_page).await?;
+    Ok(output([
+        ("contentType", Value::from("image/png")),
+        ("bodyBase64", Value::from(data)),
+    ]))
+}
+
+pub async fn content(page: &Page, c: &Content) -> Result<ActionOutput, EngineError> {
+    let name = match c.format {
+        Format::Text => "text",
+        Format::Markdown => "markdown",
+        Format::Html => "html",
+    };
+    let raw = page
+        .eval(include_str!("../js/content.js"), &json!({ "format": name }))
+        .await?;
+    let raw = raw.as_str().unwrap_or_default();
+    let content = match c.format {
+        Format::Html => raw.to_string(),
+        Format::Text => action_space::markdown::clean_text(raw),
+        Format::Markdown => action_space::markdown::from_html(raw),
+    };
+    Ok(output([
+        ("format", Value::from(name)),
+        ("content", Value::from(content)),
+    ]))
+}
+
+pub async fn query(page: &Page, q: &Query) -> Result<ActionOutput, EngineError> {
+    let limit = q.limit.unwrap_or(MAX_QUERY_LIMIT).min(MAX_QUERY_LIMIT);
+    let arg = json!({
+        "selector": q.selector, "fields": q.fields, "attributes": q.attributes,
+        "limit": limit, "visibleOnly": q.visible_only,
+    });
+    let res = page.eval(include_str!("../js/query.js"), &arg).await?;
+    if let Some(why) = res.get("invalid").and_then(Value::as_str) {
+        return Err(EngineError::BadInput(format!(
+            "payload.selector `{}` is not a valid CSS selector: {why}",
+            q.selector
+        )));
+    }
+    let elements = res["elements"].clone();
+    let count = elements.as_array().map(Vec::len).unwrap_or(0);
+    Ok(output([
+        ("selector", Value::from(q.selector.clone())),
+        ("fields", json!(q.fields)),
+        ("attributes", json!(q.attributes)),
+        ("limit", Value::from(limit)),
+        ("count", Value::from(count)),
+        ("totalMatched", res["total"].clone()),
+        ("elements", elements),
+    ]))
+}
+
+pub async fn title(page: &Page) -> Result<ActionOutput, EngineError> {
+    let t = page
+        .eval("function () { return document.title; }", &Value::Null)
+        .await?;
+    Ok(output([("title", t)]))
+}
+
+pub async fn url(page: &Page) -> Result<ActionOutput, EngineError> {
+    Ok(output([(
+        "url",
+        Value::from(super::navigate::page_url(page).await?),
+    )]))
+}
+
+pub fn logs(log: &Mutex<VecDeque<LogEntry>>, l: &Logs) -> ActionOutput {
+    let entries: Vec<LogEntry> = match log.lock() {
+        Ok(mut g) if l.clear => g.drain(..).collect(),
+        Ok(g) => g.iter().cloned().collect(),
+        Err(_) => Vec::new(),
+    };
+    output([
+        ("count", Value::from(entries.len())),
+        ("entries", json!(entries)),
+    ])
+}

@@ -1,0 +1,54 @@
+//! Engine errors. Each variant says what kind of failure it is, so every protocol maps it to
+//! its own status code or error frame the same way.
+
+use super::cdp::CdpError;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    /// The caller's input cannot be acted on (bad field, bad URL, unknown key).
+    #[error("{0}")]
+    BadInput(String),
+    /// A selector matched nothing, or matched an element that cannot take the action;
+    /// `details` carries the diagnostics (matched, visible, ...) for the answer.
+    #[error("{message}")]
+    NoMatch {
+        message: String,
+        details: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Understood, but this server does not do it.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The navigation policy refused a URL.
+    #[error("{0}")]
+    Blocked(String),
+    /// The page could not be loaded (DNS, connection refused, TLS, ...).
+    #[error("navigation failed: {0}")]
+    Navigation(String),
+    /// The action or a wait ran out of time.
+    #[error("{0}")]
+    Timeout(String),
+    /// The page's renderer crashed or the tab went away.
+    #[error("page is gone: {0}")]
+    PageGone(String),
+    /// The browser is down (crashed, killed, or could not start).
+    #[error("browser unavailable: {0}")]
+    Browser(String),
+    #[error("cannot start chromium: {0}")]
+    Launch(String),
+    /// Unexpected answer from the browser; a bug or an unsupported Chromium.
+    #[error("browser error: {0}")]
+    Internal(String),
+}
+
+impl From<CdpError> for EngineError {
+    fn from(e: CdpError) -> Self {
+        match e {
+            CdpError::Closed(r) => EngineError::Browser(r),
+            CdpError::TargetGone(r) => EngineError::PageGone(r),
+            CdpError::Timeout { method, ms } => EngineError::Timeout(format!(
+                "the browser did not answer {method} within {ms} ms"
+            )),
+            e @ CdpError::Protocol { .. } => EngineError::Internal(e.to_string()),
+        }
+    }
+}

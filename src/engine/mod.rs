@@ -1,0 +1,268 @@
+//! Chromium over CDP: the browser, its pool of ready pages, and the actions run on a page.
+//! Nothing here knows about HTTP or which protocol asked.
+
+pub mod actions;
+mod browser;
+pub mod cdp;
+mod error;
+mod launch;
+pub mod page;
+pub mod policy;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{broadcast, Notify};
+
+pub use actions::{Action, ActionOutput};
+use browser::Browser;
+pub use browser::BrowserDeath;
+pub use error::EngineError;
+pub use page::{ContextOptions, Page, PageOptions};
+use policy::Policy;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub chromium: PathBuf,
+    /// Contexts+pages kept ready so a session starts without waiting for a renderer.
+    pub pool_size: usize,
+    pub viewport: (u32, u32),
+    pub allow_private_network: bool,
+    pub deny_hosts: Vec<String>,
+}
+
+/// What `/healthz` shows of the browser.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserStatus {
+    pub alive: bool,
+    pub pid: Option<u32>,
+    pub generation: u64,
+    pub product: Option<String>,
+    pub pooled_pages: usize,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: EngineConfig,
+    policy: Arc<Policy>,
+    browser: tokio::sync::Mutex<Option<Arc<Browser>>>,
+    /// Last browser seen alive, readable without awaiting the launch lock.
+    current: Mutex<Option<Arc<Browser>>>,
+    pool: Mutex<Vec<Page>>,
+    refill: Notify,
+    generation: AtomicU64,
+    deaths: broadcast::Sender<BrowserDeath>,
+    shutting_down: std::sync::atomic::AtomicBool,
+}
+
+impl Engine {
+    /// Launches the browser and starts filling the pool in the background.
+    pub async fn start(cfg: EngineConfig) -> Result<Self, EngineError> {
+        let (deaths, _) = broadcast::channel(64);
+        let policy = Arc::new(Policy::new(
+            cfg.allow_private_network,
+            cfg.deny_hosts.clone(),
+        ));
+        let engine = Self {
+            inner: Arc::new(Inner {
+                cfg,
+                policy,
+                browser: tokio::sync::Mutex::new(None),
+                current: Mutex::new(None),
+                pool: Mutex::new(Vec::new()),
+                refill: Notify::new(),
+                generation: AtomicU64::new(0),
+                deaths,
+                shutting_down: false.into(),
+            }),
+        };
+        engine.browser().await?;
+        let weak = Arc::downgrade(&engine.inner);
+        tokio::spawn(pool_keeper(weak));
+        engine.inner.refill.notify_one();
+        Ok(engine)
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// Deaths of browsers: sessions of that generation have lost their pages.
+    pub fn deaths(&self) -> broadcast::Receiver<BrowserDeath> {
+        self.inner.deaths.subscribe()
+    }
+
+    /// The live browser, relaunched first if the last one died.
+    async fn browser(&self) -> Result<Arc<Browser>, EngineError> {
+        let mut slot = self.inner.browser.lock().await;
+        if let Some(b) = slot.as_ref().filter(|b| b.is_alive()) {
+            return Ok(b.clone());
+        }
+        if self.inner.shutting_down.load(Ordering::SeqCst) {
+            return Err(EngineError::Browser("server is shutting down".into()));
+        }
+        let generation = self.inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let b = Browser::start(
+            &self.inner.cfg.chromium,
+            self.inner.cfg.viewport,
+            generation,
+            self.inner.deaths.clone(),
+        )
+        .await?;
+        *slot = Some(b.clone());
+        if let Ok(mut c) = self.inner.current.lock() {
+            *c = Some(b.clone());
+        }
+        Ok(b)
+    }
+
+    /// A page for a new session: from the pool when the context needs nothing special.
+    pub async fn open(
+        &self,
+        ctx: &ContextOptions,
+        opts: &PageOptions,
+    ) -> Result<Page, EngineError> {
+        let browser = self.browser().await?;
+        let pooled = if ctx.proxy_server.is_none() {
+            self.take_pooled(browser.generation)
+        } else {
+            None
+        };
+        let page = match pooled {
+            Some(p) => p,
+            None => {
+                Page::create(
+                    &browser,
+                    ctx,
+                    self.inner.policy.clone(),
+                    self.inner.cfg.viewport,
+                )
+                .await?
+            }
+        };
+        self.inner.refill.notify_one();
+        if let Err(e) = page.apply(opts, &browser.stealth_user_agent()).await {
+            page.close().await;
+            return Err(e);
+        }
+        Ok(page)
+    }
+
+    fn take_pooled(&self, generation: u64) -> Option<Page> {
+        let mut pool = self.inner.pool.lock().ok()?;
+        while let Some(p) = pool.pop() {
+            if p.generation == generation && p.dead_reason().is_none() {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// Runs one action on a page within `deadline`.
+    pub async fn run(
+        &self,
+        page: &Page,
+        action: &Action,
+        deadline: Duration,
+    ) -> Result<ActionOutput, EngineError> {
+        let started = Instant::now();
+        match tokio::time::timeout(deadline, actions::run(page, &self.inner.policy, action)).await {
+            Ok(r) => r,
+            Err(_) => Err(EngineError::Timeout(format!(
+                "action `{}` timed out after {} ms",
+                action.kind(),
+                started.elapsed().as_millis()
+            ))),
+        }
+    }
+
+    pub fn status(&self) -> BrowserStatus {
+        let current = self.inner.current.lock().ok().and_then(|c| c.clone());
+        let pooled_pages = self.inner.pool.lock().map(|p| p.len()).unwrap_or(0);
+        BrowserStatus {
+            alive: current.as_ref().is_some_and(|b| b.is_alive()),
+            pid: current.as_ref().map(|b| b.pid),
+            generation: current.as_ref().map(|b| b.generation).unwrap_or(0),
+            product: current.as_ref().map(|b| b.product.clone()),
+            pooled_pages,
+        }
+    }
+
+    /// Kills the browser for good (server shutdown).
+    pub async fn shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        let pages: Vec<Page> = self
+            .inner
+            .pool
+            .lock()
+            .map(|mut p| p.drain(..).collect())
+            .unwrap_or_default();
+        drop(pages);
+        if let Some(b) = self.inner.browser.lock().await.take() {
+            b.kill();
+        }
+    }
+}
+
+/// Keeps `pool_size` ready pages on the live browser; relaunches a dead browser eagerly.
+async fn pool_keeper(inner: std::sync::Weak<Inner>) {
+    let mut deaths = match inner.upgrade() {
+        Some(i) => i.deaths.subscribe(),
+        None => return,
+    };
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let engine = Engine { inner: strong };
+        if engine.inner.shutting_down.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Err(e) = fill_pool(&engine).await {
+            tracing::warn!(%e, "pool refill failed; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        let notified = engine.inner.clone();
+        drop(engine);
+        tokio::select! {
+            _ = notified.refill.notified() => {}
+            _ = deaths.recv() => {}
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+async fn fill_pool(engine: &Engine) -> Result<(), EngineError> {
+    loop {
+        let browser = engine.browser().await?;
+        let have = match engine.inner.pool.lock() {
+            Ok(mut pool) => {
+                pool.retain(|p| p.generation == browser.generation && p.dead_reason().is_none());
+                pool.len()
+            }
+            Err(_) => return Ok(()),
+        };
+        if have >= engine.inner.cfg.pool_size {
+            return Ok(());
+        }
+        let page = Page::create(
+            &browser,
+            &ContextOptions::default(),
+            engine.inner.policy.clone(),
+            engine.inner.cfg.viewport,
+        )
+        .await?;
+        if let Ok(mut pool) = engine.inner.pool.lock() {
+            pool.push(page);
+        }
+    }
+}

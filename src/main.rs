@@ -1,0 +1,99 @@
+//! The `pagepilot` command.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use pagepilot::config::{Config, Overrides};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "pagepilot",
+    version,
+    about = "Stateful headless-browser sessions for LLM agents and scripts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1]
+    #[arg(long)]
+    host: Option<String>,
+    /// Port to listen on [default: 8022]
+    #[arg(long)]
+    port: Option<u16>,
+    /// Chromium binary [default: $CHROMIUM or /usr/bin/chromium]
+    #[arg(long)]
+    chromium: Option<PathBuf>,
+    /// TOML config file
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Let pages reach private and loopback addresses
+    #[arg(long)]
+    allow_private_network: bool,
+    /// API secret `userId:secret` (repeatable)
+    #[arg(long = "api-secret", value_name = "USER:SECRET")]
+    api_secrets: Vec<String>,
+    /// Directory for generated secrets [default: ~/.local/state/pagepilot]
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> std::process::ExitCode {
+    let flags = Overrides {
+        host: args.host,
+        port: args.port,
+        chromium: args.chromium,
+        allow_private_network: args.allow_private_network.then_some(true),
+        api_secrets: (!args.api_secrets.is_empty()).then_some(args.api_secrets),
+        state_dir: args.state_dir,
+    };
+    let cfg = match Config::load(args.config.as_deref(), flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pagepilot: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pagepilot: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let server = match pagepilot::start(cfg).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("{e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: closing sessions and the browser");
+        server.shutdown().await;
+        std::process::ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,441 @@
+//! Who may touch which session: creation under limits, tenant-scoped lookup, serialised
+//! actions with stats, closing (credits charged once), the TTL reaper and browser deaths.
+//! Nothing here knows which protocol asked.
+
+pub mod record;
+pub mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::engine::{Action, ActionOutput, ContextOptions, Engine, EngineError, Page, PageOptions};
+use record::reason;
+pub use record::{SessionOptions, SessionRecord, Status};
+pub use store::{Limits, MemoryStore, SessionStore, StoreError};
+
+/// How often the reaper looks for expired sessions (they end within a second).
+const REAP_EVERY: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub limits: Limits,
+    pub max_ttl_seconds: u64,
+    pub default_ttl_seconds: u64,
+    pub action_timeout: Duration,
+    pub viewport: (u32, u32),
+    /// The operator's upstream proxy, used by sessions that ask for `proxy: true`.
+    pub proxy_server: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("session not found")]
+    NotFound,
+    #[error("session is not active (status {:?})", .0.status)]
+    NotActive(Box<SessionRecord>),
+    #[error("{0}")]
+    Limit(StoreError),
+    #[error("{0}")]
+    BadInput(String),
+    /// The action failed; the record is the session after counting it.
+    #[error("{error}")]
+    Action {
+        error: EngineError,
+        record: Box<SessionRecord>,
+    },
+    #[error("{0}")]
+    Engine(EngineError),
+    #[error("{0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for SessionError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::TenantLimit { .. } | StoreError::GlobalLimit { .. } => {
+                SessionError::Limit(e)
+            }
+            other => SessionError::Store(other),
+        }
+    }
+}
+
+/// What a client asks for when it starts a session.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    pub ttl_seconds: Option<u64>,
+    pub proxy: bool,
+    pub bypass_bot_detection: bool,
+}
+
+/// An action plus what any action may ask for alongside it.
+#[derive(Debug, Clone)]
+pub struct ActionRequest {
+    pub action: Action,
+    /// Attach a PNG of the viewport to the answer.
+    pub screenshot: bool,
+}
+
+pub struct ActionResult {
+    pub output: ActionOutput,
+    pub record: SessionRecord,
+}
+
+/// A session's browser side, on this instance.
+struct Live {
+    page: Page,
+    /// Serialises actions: one at a time per session, sessions in parallel.
+    turn: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone)]
+pub struct Sessions {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn SessionStore>,
+    engine: Engine,
+    cfg: SessionConfig,
+    live: Mutex<HashMap<String, Arc<Live>>>,
+}
+
+impl Sessions {
+    /// Starts the registry with its reaper and its watcher of browser deaths.
+    pub fn start(engine: Engine, store: Arc<dyn SessionStore>, cfg: SessionConfig) -> Self {
+        let s = Self {
+            inner: Arc::new(Inner {
+                store,
+                engine,
+                cfg,
+                live: Mutex::new(HashMap::new()),
+            }),
+        };
+        tokio::spawn(reaper(Arc::downgrade(&s.inner)));
+        tokio::spawn(death_watch(
+            Arc::downgrade(&s.inner),
+            s.inner.engine.deaths(),
+        ));
+        s
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.inner.cfg
+    }
+
+    pub async fn create(
+        &self,
+        tenant: &str,
+        req: CreateRequest,
+    ) -> Result<SessionRecord, SessionError> {
+        let cfg = &self.inner.cfg;
+        let ttl = match req.ttl_seconds {
+            Some(0) => {
+                return Err(SessionError::BadInput(
+                    "maxTtlSeconds must be at least 1".into(),
+                ))
+            }
+            Some(t) => t.min(cfg.max_ttl_seconds),
+            None => cfg.default_ttl_seconds.min(cfg.max_ttl_seconds),
+        };
+        let proxy_server = match (req.proxy, &cfg.proxy_server) {
+            (false, _) => None,
+            (true, Some(p)) => Some(p.clone()),
+            (true, None) => {
+                return Err(SessionError::BadInput(
+                    "proxy: true needs an upstream proxy, and the operator has configured none (proxy_server)".into(),
+                ))
+            }
+        };
+        let options = SessionOptions {
+            max_ttl_seconds: ttl,
+            proxy: req.proxy,
+            bypass_bot_detection: req.bypass_bot_detection,
+        };
+        let rec = SessionRecord::new(tenant, options, Utc::now());
+        let id = rec.id.clone();
+        self.inner.store.create(rec, cfg.limits).await?;
+
+        let opened = self
+            .inner
+            .engine
+            .open(
+                &ContextOptions { proxy_server },
+                &PageOptions {
+                    viewport: cfg.viewport,
+                    stealth: req.bypass_bot_detection,
+                },
+            )
+            .await;
+        let page = match opened {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(%e, session = %id, "session start failed");
+                self.inner
+                    .store
+                    .finish(
+                        &id,
+                        Status::Error,
+                        reason::START_FAILED,
+                        Some(e.to_string()),
+                        Utc::now(),
+                    )
+                    .await?;
+                return Err(SessionError::Engine(e));
+            }
+        };
+        self.inner.store.mark_started(&id, Utc::now()).await?;
+        let live = Arc::new(Live {
+            page,
+            turn: tokio::sync::Mutex::new(()),
+        });
+        if let Ok(mut m) = self.inner.live.lock() {
+            m.insert(id.clone(), live.clone());
+        }
+        // The reaper may have ended it while the page was being made (a 1 s TTL on a cold start).
+        let rec = self
+            .inner
+            .store
+            .get(&id)
+            .await?
+            .ok_or(SessionError::NotFound)?;
+        if !rec.is_active() {
+            self.drop_live(&id).await;
+            return Err(SessionError::NotActive(Box::new(rec)));
+        }
+        tracing::info!(session = %id, tenant, ttl, "session started");
+        Ok(rec)
+    }
+
+    /// The tenant's session; another tenant's id is indistinguishable from an unknown one.
+    pub async fn get(&self, tenant: &str, id: &str) -> Result<SessionRecord, SessionError> {
+        match self.inner.store.get(id).await? {
+            Some(r) if r.tenant == tenant => Ok(r),
+            _ => Err(SessionError::NotFound),
+        }
+    }
+
+    pub async fn list(&self, tenant: &str) -> Result<Vec<SessionRecord>, SessionError> {
+        Ok(self.inner.store.list(tenant).await?)
+    }
+
+    pub async fn active_count(&self) -> Result<usize, SessionError> {
+        Ok(self.inner.store.active_count().await?)
+    }
+
+    /// Runs one action on the tenant's session, after the previous one finished.
+    pub async fn act(
+        &self,
+        tenant: &str,
+        id: &str,
+        req: ActionRequest,
+    ) -> Result<ActionResult, SessionError> {
+        let rec = self.get(tenant, id).await?;
+        if !rec.is_active() {
+            return Err(SessionError::NotActive(Box::new(rec)));
+        }
+        let kind = req.action.kind();
+        if let Err(e) = req.action.validate() {
+            let record = self.count(id, kind, false).await?.unwrap_or(rec);
+            return Err(SessionError::Action {
+                error: e,
+                record: Box::new(record),
+            });
+        }
+        let live = self.inner.live.lock().ok().and_then(|m| m.get(id).cloned());
+        let Some(live) = live else {
+            // Active in the store but without a page here: it is ending right now.
+            let rec = self.get(tenant, id).await?;
+            return Err(SessionError::NotActive(Box::new(rec)));
+        };
+        let _turn = live.turn.lock().await;
+        let engine = &self.inner.engine;
+        let mut result = engine
+            .run(&live.page, &req.action, self.inner.cfg.action_timeout)
+            .await;
+        if req.screenshot {
+            if let Ok(out) = result.as_mut() {
+                match crate::engine::actions::screenshot_base64(&live.page, false).await {
+                    Ok(png) => {
+                        out.insert(
+                            "screenshot".into(),
+                            serde_json::json!({ "contentType": "image/png", "bodyBase64": png }),
+                        );
+                    }
+                    Err(e) => result = Err(e),
+                }
+            }
+        }
+        let ok = result.is_ok();
+        let counted = self.count(id, kind, ok).await?;
+        match result {
+            Ok(output) => Ok(ActionResult {
+                output,
+                record: counted.unwrap_or(rec),
+            }),
+            Err(error) => {
+                if matches!(error, EngineError::PageGone(_) | EngineError::Browser(_)) {
+                    return Err(self.page_lost(id, &live, error).await);
+                }
+                Err(SessionError::Action {
+                    error,
+                    record: Box::new(counted.unwrap_or(rec)),
+                })
+            }
+        }
+    }
+
+    async fn count(
+        &self,
+        id: &str,
+        kind: &str,
+        ok: bool,
+    ) -> Result<Option<SessionRecord>, SessionError> {
+        Ok(self.inner.store.record_action(id, kind, ok).await?)
+    }
+
+    /// The page died under an action: closed meanwhile (409), or crashed (the session errors).
+    async fn page_lost(&self, id: &str, live: &Live, error: EngineError) -> SessionError {
+        let dead = live
+            .page
+            .dead_reason()
+            .or_else(|| live.page.conn.closed_reason());
+        if let Some(why) = dead {
+            let r = if live.page.conn.closed_reason().is_some() {
+                reason::BROWSER_CRASHED
+            } else {
+                reason::PAGE_CRASHED
+            };
+            let _ = self
+                .inner
+                .store
+                .finish(id, Status::Error, r, Some(why), Utc::now())
+                .await;
+            self.drop_live(id).await;
+        }
+        match self.inner.store.get(id).await {
+            Ok(Some(rec)) if !rec.is_active() => SessionError::NotActive(Box::new(rec)),
+            _ => SessionError::Engine(error),
+        }
+    }
+
+    /// Closes the tenant's session; 409 (NotActive) if it had already ended.
+    pub async fn close(&self, tenant: &str, id: &str) -> Result<SessionRecord, SessionError> {
+        let rec = self.get(tenant, id).await?;
+        match self
+            .inner
+            .store
+            .finish(id, Status::Closed, reason::CLOSED, None, Utc::now())
+            .await?
+        {
+            Some(done) => {
+                self.drop_live(id).await;
+                tracing::info!(session = %id, credits = done.billed_credits, "session closed");
+                Ok(done)
+            }
+            None => Err(SessionError::NotActive(Box::new(
+                self.inner.store.get(id).await?.unwrap_or(rec),
+            ))),
+        }
+    }
+
+    /// Ends every live session (server shutdown).
+    pub async fn shutdown(&self) {
+        let ids: Vec<String> = self
+            .inner
+            .live
+            .lock()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        for id in ids {
+            let _ = self
+                .inner
+                .store
+                .finish(&id, Status::Closed, reason::SHUTDOWN, None, Utc::now())
+                .await;
+            self.drop_live(&id).await;
+        }
+    }
+
+    async fn drop_live(&self, id: &str) {
+        let live = self.inner.live.lock().ok().and_then(|mut m| m.remove(id));
+        if let Some(live) = live {
+            live.page.close().await;
+        }
+    }
+}
+
+async fn reaper(inner: std::sync::Weak<Inner>) {
+    let mut tick = tokio::time::interval(REAP_EVERY);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let s = Sessions { inner };
+        let due = match s.inner.store.due(Utc::now()).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(%e, "reaper cannot read the store");
+                continue;
+            }
+        };
+        for id in due {
+            if let Ok(Some(done)) = s
+                .inner
+                .store
+                .finish(&id, Status::Expired, reason::EXPIRED, None, Utc::now())
+                .await
+            {
+                tracing::info!(session = %id, credits = done.billed_credits, "session expired");
+            }
+            s.drop_live(&id).await;
+        }
+    }
+}
+
+async fn death_watch(
+    inner: std::sync::Weak<Inner>,
+    mut deaths: tokio::sync::broadcast::Receiver<crate::engine::BrowserDeath>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let death = match deaths.recv().await {
+            Ok(d) => d,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let Some(inner) = inner.upgrade() else { return };
+        let s = Sessions { inner };
+        let ids: Vec<String> = s
+            .inner
+            .live
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, l)| l.page.generation == death.generation)
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in ids {
+            let _ = s
+                .inner
+                .store
+                .finish(
+                    &id,
+                    Status::Error,
+                    reason::BROWSER_CRASHED,
+                    Some(death.reason.clone()),
+                    Utc::now(),
+                )
+                .await;
+            s.drop_live(&id).await;
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! A session's record: what every protocol shows of it, and what a store keeps.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Closed,
+    Expired,
+    Error,
+}
+
+/// Why a session ended.
+pub mod reason {
+    pub const CLOSED: &str = "closed";
+    pub const EXPIRED: &str = "expired";
+    pub const BROWSER_CRASHED: &str = "browser_crashed";
+    pub const PAGE_CRASHED: &str = "page_crashed";
+    pub const START_FAILED: &str = "start_failed";
+    pub const SHUTDOWN: &str = "server_shutdown";
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub total: u64,
+    pub success: u64,
+    pub error: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, ok: bool) {
+        self.total += 1;
+        if ok {
+            self.success += 1;
+        } else {
+            self.error += 1;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionOptions {
+    pub max_ttl_seconds: u64,
+    pub proxy: bool,
+    pub bypass_bot_detection: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRecord {
+    pub id: String,
+    pub tenant: String,
+    pub status: Status,
+    pub close_reason: Option<String>,
+    /// Which error ended it, when `status` is `error`.
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub billed_credits: u64,
+    pub actions: Counts,
+    pub action_breakdown: BTreeMap<String, Counts>,
+    pub options: SessionOptions,
+}
+
+impl SessionRecord {
+    pub fn new(tenant: &str, options: SessionOptions, now: DateTime<Utc>) -> Self {
+        Self {
+            id: format!("sess_{}", uuid::Uuid::new_v4()),
+            tenant: tenant.to_string(),
+            status: Status::Active,
+            close_reason: None,
+            error: None,
+            created_at: now,
+            started_at: None,
+            expires_at: now + chrono::Duration::seconds(options.max_ttl_seconds as i64),
+            closed_at: None,
+            billed_credits: 0,
+            actions: Counts::default(),
+            action_breakdown: BTreeMap::new(),
+            options,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == Status::Active
+    }
+
+    /// Whole seconds the session has lived (until now, or until it ended).
+    pub fn duration_seconds(&self, now: DateTime<Utc>) -> u64 {
+        let end = self.closed_at.unwrap_or(now);
+        (end - self.created_at).num_seconds().max(0) as u64
+    }
+
+    /// Seconds left before the TTL ends it (rounded up), 0 once it is not active.
+    pub fn expires_in_seconds(&self, now: DateTime<Utc>) -> u64 {
+        if !self.is_active() {
+            return 0;
+        }
+        let ms = (self.expires_at - now).num_milliseconds().max(0) as u64;
+        ms.div_ceil(1000)
+    }
+
+    /// Records an action's outcome in the counters and the per-type breakdown.
+    pub fn count_action(&mut self, kind: &str, ok: bool) {
+        self.actions.add(ok);
+        self.action_breakdown
+            .entry(kind.to_string())
+            .or_default()
+            .add(ok);
+    }
+
+    /// Ends the session: sets status, times, and charges credits. Only the first call counts;
+    /// it returns false when the session had already ended.
+    pub fn finish(
+        &mut self,
+        status: Status,
+        reason: &str,
+        error: Option<String>,
+        at: DateTime<Utc>,
+    ) -> bool {
+        if !self.is_active() {
+            return false;
+        }
+        self.status = status;
+        self.close_reason = Some(reason.to_string());
+        self.error = error;
+        self.closed_at = Some(at.max(self.created_at));
+        self.billed_credits = credits(self.created_at, at);
+        true
+    }
+}
+
+/// 1 credit per started minute of a session's life, at least 1.
+pub fn credits(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
+    let ms = (to - from).num_milliseconds().max(0) as u64;
+    ms.div_ceil(60_000).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credits_per_started_minute() {
+        let t = Utc::now();
+        let s = |secs: i64| t + chrono::Duration::milliseconds(secs);
+        assert_eq!(credits(t, t), 1);
+        assert_eq!(credits(t, s(59_999)), 1);
+        assert_eq!(credits(t, s(60_000)), 1);
+        assert_eq!(credits(t, s(60_001)), 2);
+        assert_eq!(credits(t, s(900_000)), 15);
+    }
+
+    #[test]
+    fn finish_charges_once() {
+        let now = Utc::now();
+        let mut r = SessionRecord::new(
+            "t",
+            SessionOptions {
+                max_ttl_seconds: 60,
+                ..Default::default()
+            },
+            now,
+        );
+        assert!(r.finish(
+            Status::Closed,
+            reason::CLOSED,
+            None,
+            now + chrono::Duration::seconds(61)
+        ));
+        assert_eq!(r.billed_credits, 2);
+        assert!(!r.finish(
+            Status::Expired,
+            reason::EXPIRED,
+            None,
+            now + chrono::Duration::seconds(600)
+        ));
+        assert_eq!((r.status, r.billed_credits), (Status::Closed, 2));
+        assert_eq!(r.expires_in_seconds(now), 0);
+    }
+}

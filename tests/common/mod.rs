@@ -1,0 +1,297 @@
+//! Test harness: a real pagepilot server (port 0, real Chromium) and a fixture server on
+//! 127.0.0.1 (port 0), plus a second "denied" fixture host on 127.0.0.2 that counts hits.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::Engine as _;
+use pagepilot::config::Config;
+use serde_json::{json, Value};
+
+pub const ALICE: (&str, &str) = ("alice", "alice-secret");
+pub const BOB: (&str, &str) = ("bob", "bob-secret");
+
+pub fn token(who: (&str, &str)) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", who.0, who.1))
+}
+
+/// Fixture pages on 127.0.0.1 and a denied host on 127.0.0.2.
+pub struct Fixtures {
+    pub addr: SocketAddr,
+    pub denied: SocketAddr,
+    pub denied_hits: Arc<AtomicUsize>,
+}
+
+impl Fixtures {
+    pub async fn start() -> Self {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let app = Router::new()
+            .route("/redirect", get(redirect))
+            .route("/status", get(status))
+            .fallback_service(tower_http::services::ServeDir::new(dir));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fixtures");
+        let addr = listener.local_addr().expect("fixture addr");
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+
+        let denied_hits = Arc::new(AtomicUsize::new(0));
+        let denied_app = Router::new()
+            .fallback(|State(hits): State<Arc<AtomicUsize>>| async move {
+                hits.fetch_add(1, Ordering::SeqCst);
+                "SECRET-FROM-DENIED-HOST"
+            })
+            .with_state(denied_hits.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.2:0")
+            .await
+            .expect("bind 127.0.0.2");
+        let denied = listener.local_addr().expect("denied addr");
+        tokio::spawn(async move { axum::serve(listener, denied_app).await.ok() });
+        Self {
+            addr,
+            denied,
+            denied_hits,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn denied_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.denied, path)
+    }
+
+    pub fn denied_hits(&self) -> usize {
+        self.denied_hits.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RedirectQuery {
+    to: String,
+    code: Option<u16>,
+}
+
+async fn redirect(Query(q): Query<RedirectQuery>) -> Response {
+    match q.code {
+        Some(301) => Redirect::permanent(&q.to).into_response(),
+        _ => Redirect::temporary(&q.to).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct StatusQuery {
+    code: u16,
+}
+
+async fn status(Query(q): Query<StatusQuery>) -> Response {
+    let code = StatusCode::from_u16(q.code).unwrap_or(StatusCode::OK);
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/html")],
+        format!("<title>status {}</title>", q.code),
+    )
+        .into_response()
+}
+
+/// The test config: loopback allowed (fixtures), 127.0.0.2 denied, two tenants.
+pub fn config() -> Config {
+    let state = std::env::temp_dir().join(format!("pagepilot-test-{}", uuid::Uuid::new_v4()));
+    Config {
+        port: 0,
+        allow_private_network: true,
+        deny_hosts: vec!["127.0.0.2".into()],
+        api_secrets: vec![
+            format!("{}:{}", ALICE.0, ALICE.1),
+            format!("{}:{}", BOB.0, BOB.1),
+        ],
+        state_dir: state,
+        pool_size: 1,
+        ..Config::default()
+    }
+}
+
+/// A running server plus an HTTP client speaking to it.
+pub struct Pp {
+    pub server: Option<pagepilot::Server>,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Pp {
+    pub async fn start(cfg: Config) -> Self {
+        let server = pagepilot::start(cfg).await.expect("server starts");
+        let base = format!("http://{}", server.addr);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        Self {
+            server: Some(server),
+            base,
+            http,
+        }
+    }
+
+    pub async fn default() -> Self {
+        Self::start(config()).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        who: Option<(&str, &str)>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(w) = who {
+            req = req.bearer_auth(token(w));
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        who: (&str, &str),
+        body: &str,
+    ) -> (u16, Value) {
+        let resp = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(token(who))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Creates a session for `who` and returns its id (panics unless 201).
+    pub async fn session(&self, who: (&str, &str), body: Value) -> String {
+        let (status, v) = self
+            .send(reqwest::Method::POST, "/v1/sessions", Some(who), Some(body))
+            .await;
+        assert_eq!(status, 201, "create: {v}");
+        v["session"]["id"].as_str().expect("session id").to_string()
+    }
+
+    pub async fn act(
+        &self,
+        who: (&str, &str),
+        id: &str,
+        kind: &str,
+        payload: Value,
+    ) -> (u16, Value) {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/v1/sessions/{id}/actions"),
+            Some(who),
+            Some(json!({ "type": kind, "payload": payload })),
+        )
+        .await
+    }
+
+    /// Runs an action that must succeed and returns its answer.
+    pub async fn ok(&self, who: (&str, &str), id: &str, kind: &str, payload: Value) -> Value {
+        let (status, v) = self.act(who, id, kind, payload.clone()).await;
+        assert_eq!(status, 200, "{kind} {payload}: {v}");
+        assert_eq!(v["success"], true, "{kind}: {v}");
+        assert!(
+            v["expiresInSeconds"].as_u64().is_some(),
+            "{kind} lacks expiresInSeconds: {v}"
+        );
+        v
+    }
+
+    pub async fn get(&self, who: (&str, &str), id: &str) -> (u16, Value) {
+        self.send(
+            reqwest::Method::GET,
+            &format!("/v1/sessions/{id}"),
+            Some(who),
+            None,
+        )
+        .await
+    }
+
+    pub async fn delete(&self, who: (&str, &str), id: &str) -> (u16, Value) {
+        self.send(
+            reqwest::Method::DELETE,
+            &format!("/v1/sessions/{id}"),
+            Some(who),
+            None,
+        )
+        .await
+    }
+
+    pub async fn health(&self) -> Value {
+        self.send(reqwest::Method::GET, "/healthz", None, None)
+            .await
+            .1
+    }
+
+    /// Text of the first element matching `selector`.
+    pub async fn text(&self, who: (&str, &str), id: &str, selector: &str) -> String {
+        let v = self
+            .ok(
+                who,
+                id,
+                "query",
+                json!({ "selector": selector, "fields": ["text"], "limit": 1 }),
+            )
+            .await;
+        v["elements"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Polls until `f` holds or `timeout` passes.
+    pub async fn eventually<F, Fut>(&self, timeout: Duration, mut f: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if f().await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+}
