@@ -14,10 +14,12 @@ pub fn router() -> Router<AppState> {
 async fn health(State(st): State<AppState>) -> Json<Value> {
     let browser = st.sessions.engine().status();
     let active = st.sessions.active_count().await.ok();
+    let contexts = st.sessions.engine().context_count().await;
     Json(json!({
         "status": if browser.alive { "ok" } else { "degraded" },
         "browser": browser,
         "activeSessions": active,
+        "browserContexts": contexts,
         "version": env!("CARGO_PKG_VERSION"),
     }))
 }

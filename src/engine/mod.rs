@@ -196,6 +196,28 @@ impl Engine {
         }
     }
 
+    /// Browser contexts open in the live browser (sessions plus pooled pages), as Chromium
+    /// counts them: a released session shows here.
+    pub async fn context_count(&self) -> Option<usize> {
+        let browser = self
+            .inner
+            .current
+            .lock()
+            .ok()
+            .and_then(|c| c.clone())
+            .filter(|b| b.is_alive())?;
+        let v = browser
+            .conn
+            .call(
+                "Target.getBrowserContexts",
+                serde_json::json!({}),
+                Duration::from_secs(5),
+            )
+            .await
+            .ok()?;
+        v["browserContextIds"].as_array().map(Vec::len)
+    }
+
     /// Kills the browser for good (server shutdown).
     pub async fn shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
