@@ -8,6 +8,13 @@ use common::{config, Fixtures, Pp, ALICE, BOB};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+fn kill9(pid: u64) {
+    // SAFETY: sends a signal to the browser process the server reported.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    }
+}
+
 async fn contexts(pp: &Pp) -> u64 {
     pp.health().await["browserContexts"]
         .as_u64()
@@ -226,10 +233,7 @@ async fn browser_killed_mid_session() {
     );
     let kill = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap();
+        kill9(pid);
     };
     let started = std::time::Instant::now();
     let ((status, v), _) = tokio::join!(slow, kill);
@@ -266,10 +270,7 @@ async fn browser_killed_mid_session() {
     // A session idle when the browser dies is marked error too, without any request.
     let idle = pp.session(BOB, json!({})).await;
     let pid = pp.health().await["browser"]["pid"].as_u64().unwrap();
-    std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
+    kill9(pid);
     let errored = pp
         .eventually(Duration::from_secs(5), || async {
             pp.get(BOB, &idle).await.1["session"]["status"] == "error"

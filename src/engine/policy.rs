@@ -91,7 +91,7 @@ impl Policy {
             Host::Ipv4(ip) => ip.to_string(),
             Host::Ipv6(ip) => ip.to_string(),
         };
-        if self.deny_hosts.iter().any(|d| *d == name) {
+        if self.deny_hosts.contains(&name) {
             return Verdict::Refused(format!("host `{name}` is denied by the operator"));
         }
         match host {

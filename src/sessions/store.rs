@@ -108,7 +108,7 @@ impl SessionStore for MemoryStore {
         self.with(|m| {
             let mut v: Vec<SessionRecord> =
                 m.values().filter(|r| r.tenant == tenant).cloned().collect();
-            v.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            v.sort_by_key(|r| std::cmp::Reverse(r.created_at));
             v
         })
     }

@@ -135,13 +135,13 @@ pub async fn wait_for(
                     return Ok(());
                 }
             }
-            "Page.lifecycleEvent" if p["frameId"].as_str() == Some(main) => {
-                if wanted.is_some()
+            "Page.lifecycleEvent"
+                if p["frameId"].as_str() == Some(main)
+                    && wanted.is_some()
                     && p["name"].as_str() == wanted
-                    && p["loaderId"].as_str() == loader.as_deref()
-                {
-                    return Ok(());
-                }
+                    && p["loaderId"].as_str() == loader.as_deref() =>
+            {
+                return Ok(())
             }
             // A same-document history step (#fragment) loads nothing.
             "Page.navigatedWithinDocument"
