@@ -45,7 +45,7 @@ case "${1:-}" in
     need_cargo
     apt_install chromium
     python_venv
-    cargo test --workspace --all-targets
+    cargo test --workspace
     ;;
   *)
     echo "usage: ./dev.sh serve [pagepilot serve flags] | ./dev.sh test" >&2

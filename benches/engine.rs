@@ -17,7 +17,10 @@ fn stats(name: &str, mut ms: Vec<f64>) {
     ms.sort_by(|a, b| a.total_cmp(b));
     let median = ms[ms.len() / 2];
     let p90 = ms[(ms.len() * 9 / 10).min(ms.len() - 1)];
-    println!("{name:<34} median {median:>8.2} ms   p90 {p90:>8.2} ms   (n={})", ms.len());
+    println!(
+        "{name:<34} median {median:>8.2} ms   p90 {p90:>8.2} ms   (n={})",
+        ms.len()
+    );
 }
 
 async fn timed<F, Fut, T>(f: F) -> (f64, T)
@@ -33,21 +36,37 @@ where
 /// Summed PSS (KiB) of every process in the browser's process group.
 fn browser_pss_kib(pgid: u64) -> u64 {
     let mut total = 0;
-    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(|s| s.parse::<u64>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some(pid) = name.to_str().and_then(|s| s.parse::<u64>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         // Fields after the parenthesised command: state ppid pgrp ...
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
-        let pgrp = rest.split_whitespace().nth(2).and_then(|s| s.parse::<u64>().ok());
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let pgrp = rest
+            .split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse::<u64>().ok());
         if pgrp != Some(pgid) {
             continue;
         }
         if let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
             for line in rollup.lines() {
                 if let Some(v) = line.strip_prefix("Pss:") {
-                    total += v.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap_or(0);
+                    total += v
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap_or(0);
                 }
             }
         }
@@ -92,8 +111,16 @@ async fn main() {
     let mut content = Vec::new();
     let mut shot = Vec::new();
     for _ in 0..RUNS {
-        goto.push(timed(|| pp.ok(ALICE, &id, "goto", json!({ "url": page }))).await.0);
-        click.push(timed(|| pp.ok(ALICE, &id, "click", json!({ "selector": "#btn" }))).await.0);
+        goto.push(
+            timed(|| pp.ok(ALICE, &id, "goto", json!({ "url": page })))
+                .await
+                .0,
+        );
+        click.push(
+            timed(|| pp.ok(ALICE, &id, "click", json!({ "selector": "#btn" })))
+                .await
+                .0,
+        );
         content.push(timed(|| pp.ok(ALICE, &id, "content", json!({}))).await.0);
         shot.push(timed(|| pp.ok(ALICE, &id, "screenshot", json!({}))).await.0);
     }
@@ -138,7 +165,14 @@ async fn main() {
     for _ in 0..RUNS.min(15) {
         let (ms, id) = timed(|| pp.session(ALICE, json!({}))).await;
         cold.push(ms);
-        let _ = pp.send(Method::DELETE, &format!("/v1/sessions/{id}"), Some(ALICE), None).await;
+        let _ = pp
+            .send(
+                Method::DELETE,
+                &format!("/v1/sessions/{id}"),
+                Some(ALICE),
+                None,
+            )
+            .await;
     }
     stats("session create (cold, no pool)", cold);
     pp.stop().await;

@@ -164,3 +164,58 @@ fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         Form::Many(v) => v,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_defaults_file_env_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "pp.toml",
+                "port = 9001\nhost = \"0.0.0.0\"\npool_size = 7\nmax_sessions_per_tenant = 3\napi_secrets = [\"f:1\"]",
+            )?;
+            jail.set_env("PAGEPILOT_PORT", "9002");
+            jail.set_env("PAGEPILOT_POOL_SIZE", "4");
+            jail.set_env("PAGEPILOT_API_SECRETS", "a:1,b:2");
+            let flags = Overrides {
+                port: Some(9003),
+                ..Default::default()
+            };
+            let cfg = Config::load(Some(std::path::Path::new("pp.toml")), flags)
+                .map_err(|e| e.to_string())?;
+            assert_eq!(cfg.port, 9003, "flag beats env");
+            assert_eq!(cfg.pool_size, 4, "env beats file");
+            assert_eq!(cfg.host, "0.0.0.0", "file beats default");
+            assert_eq!(cfg.max_sessions_per_tenant, 3);
+            assert_eq!(cfg.max_ttl_seconds, 900, "default");
+            assert_eq!(
+                cfg.api_secrets,
+                vec!["a:1".to_string(), "b:2".to_string()],
+                "comma list from env"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_config_is_refused_with_a_reason() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PAGEPILOT_API_SECRETS", "nocolon");
+            let err = Config::load(None, Overrides::default()).unwrap_err();
+            assert!(err.contains("userId:secret"), "{err}");
+            jail.set_env("PAGEPILOT_API_SECRETS", "");
+            jail.set_env("PAGEPILOT_PORT", "notaport");
+            let err = Config::load(None, Overrides::default()).unwrap_err();
+            assert!(err.contains("port"), "{err}");
+            let err = Config::load(
+                Some(std::path::Path::new("missing.toml")),
+                Overrides::default(),
+            )
+            .unwrap_err();
+            assert!(err.contains("does not exist"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -91,9 +91,26 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
                 return std::process::ExitCode::FAILURE;
             }
         };
-        let _ = tokio::signal::ctrl_c().await;
+        wait_for_stop_signal().await;
         tracing::info!("shutting down: closing sessions and the browser");
         server.shutdown().await;
         std::process::ExitCode::SUCCESS
     })
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM (systemd, docker stop, kill): both end in a clean shutdown that
+/// closes sessions and removes the browser's profile dir.
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -8,9 +8,12 @@ use std::path::PathBuf;
 use common::{Fixtures, Pp, ALICE};
 
 fn venv_python() -> PathBuf {
-    let venv = std::env::var_os("PAGEPILOT_TEST_VENV").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/pagepilot/venv")
-    });
+    let venv = std::env::var_os("PAGEPILOT_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/pagepilot/venv")
+        });
     let python = venv.join("bin/python");
     assert!(
         python.exists(),
@@ -35,7 +38,10 @@ async fn unmodified_capture_sdk_works() {
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "capture-sdk flow failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "capture-sdk flow failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("capture-sdk flow ok"), "{stdout}");
     pp.stop().await;
 }

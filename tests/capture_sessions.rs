@@ -279,3 +279,45 @@ async fn browser_killed_mid_session() {
     assert!(errored);
     pp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_sessions_use_the_operators_upstream_proxy() {
+    use axum::extract::{OriginalUri, State};
+    use std::sync::{Arc, Mutex};
+    let fx = Fixtures::start().await;
+    // A stand-in upstream proxy: answers every request itself and records what it was asked.
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let app = axum::Router::new()
+        .fallback(|State(seen): State<Arc<Mutex<Vec<String>>>>, OriginalUri(uri): OriginalUri| async move {
+            seen.lock().unwrap().push(uri.to_string());
+            axum::response::Html("<title>via proxy</title><p>proxied</p>")
+        })
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+
+    let mut cfg = config();
+    cfg.proxy_server = Some(format!("http://{proxy}"));
+    let pp = Pp::start(cfg).await;
+    let page = fx.url("/capture/basic.html");
+    let direct = pp.session(ALICE, json!({})).await;
+    let proxied = pp.session(ALICE, json!({ "proxy": true })).await;
+    pp.ok(ALICE, &direct, "goto", json!({ "url": page })).await;
+    pp.ok(ALICE, &proxied, "goto", json!({ "url": page })).await;
+    assert_eq!(
+        pp.ok(ALICE, &direct, "title", json!({})).await["title"],
+        "Basic page"
+    );
+    assert_eq!(
+        pp.ok(ALICE, &proxied, "title", json!({})).await["title"],
+        "via proxy"
+    );
+    assert!(
+        seen.lock().unwrap().iter().any(|u| u == &page),
+        "the proxy was asked for the absolute URL"
+    );
+    let (_, rec) = pp.get(ALICE, &proxied).await;
+    assert_eq!(rec["session"]["options"]["proxy"], true);
+    pp.stop().await;
+}

@@ -93,6 +93,9 @@ impl Page {
         let mut params = json!({ "disposeOnDetach": true });
         if let Some(p) = &ctx.proxy_server {
             params["proxyServer"] = json!(p);
+            // Chromium bypasses proxies for loopback by default; the operator's proxy takes
+            // every request of the session (the navigation policy still applies first).
+            params["proxyBypassList"] = json!("<-loopback>");
         }
         let created = conn
             .call("Target.createBrowserContext", params, CALL_TIMEOUT)

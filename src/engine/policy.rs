@@ -11,6 +11,8 @@ use url::{Host, Url};
 
 const DNS_CACHE_TTL: Duration = Duration::from_secs(60);
 const DNS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Host names cached at most; the cache starts over past this.
+const DNS_CACHE_MAX: usize = 10_000;
 
 pub struct Policy {
     allow_private: bool,
@@ -152,6 +154,9 @@ impl Policy {
                 _ => Vec::new(),
             };
         if let Ok(mut cache) = self.dns.lock() {
+            if cache.len() >= DNS_CACHE_MAX {
+                cache.clear();
+            }
             cache.insert(host.to_string(), (Instant::now(), ips.clone()));
         }
         ips
