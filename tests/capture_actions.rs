@@ -179,15 +179,26 @@ async fn navigation_and_reading() {
             .any(|e| e["text"] == "interact page ready 42" && e["level"] == "log"),
         "{console}"
     );
-    let errors = pp.ok(ALICE, &id, "errors", json!({ "clear": true })).await;
-    assert!(
-        errors["entries"]
+    // The reloaded page throws from a setTimeout: wait until it has, then read and clear.
+    let boom = |v: &serde_json::Value| {
+        v["entries"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["text"].as_str().unwrap().contains("fixture boom")),
-        "{errors}"
+            .filter(|e| e["text"].as_str().unwrap().contains("fixture boom"))
+            .count()
+    };
+    let thrown = pp
+        .eventually(Duration::from_secs(5), || async {
+            boom(&pp.ok(ALICE, &id, "errors", json!({})).await) >= 3
+        })
+        .await;
+    assert!(
+        thrown,
+        "one uncaught error per load of the interact page (click, forward, reload)"
     );
+    let errors = pp.ok(ALICE, &id, "errors", json!({ "clear": true })).await;
+    assert!(boom(&errors) >= 3, "{errors}");
     assert_eq!(
         pp.ok(ALICE, &id, "errors", json!({})).await["count"],
         0,

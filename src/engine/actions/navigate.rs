@@ -64,10 +64,11 @@ pub async fn goto(page: &Page, policy: &Policy, g: &Goto) -> Result<ActionOutput
         return Err(navigation_error(page, url, err));
     }
     // No loaderId: a same-document navigation (fragment), already done.
-    if let Some(loader) = nav.get("loaderId").and_then(Value::as_str) {
-        wait_for(page, events, g.wait_until, Some(loader.to_string())).await?;
-    }
-    current_url(page).await
+    let seen = match nav.get("loaderId").and_then(Value::as_str) {
+        Some(loader) => wait_for(page, events, g.wait_until, Some(loader.to_string())).await?,
+        None => None,
+    };
+    current_url(page, seen).await
 }
 
 /// Moves `delta` entries through the session history (back: -1, forward: +1).
@@ -88,32 +89,35 @@ pub async fn history(page: &Page, h: &History, delta: i64) -> Result<ActionOutpu
         json!({ "entryId": entry["id"] }),
     )
     .await?;
-    wait_for(page, events, h.wait_until, None).await?;
-    current_url(page).await
+    let seen = wait_for(page, events, h.wait_until, None).await?;
+    current_url(page, seen).await
 }
 
 pub async fn reload(page: &Page, h: &History) -> Result<ActionOutput, EngineError> {
     let events = page.events()?;
     page.call("Page.reload", json!({})).await?;
-    wait_for(page, events, h.wait_until, None).await?;
-    current_url(page).await
+    let seen = wait_for(page, events, h.wait_until, None).await?;
+    current_url(page, seen).await
 }
 
 /// Waits for the lifecycle event `until` names, of the main frame's document `loader` (or of
 /// the next document the main frame commits, when the loader is not known yet). Matching the
 /// loader keeps a late event of the previous document from ending the wait early.
+/// Answers the committed document's URL when the events told it (saves an evaluate that
+/// would queue behind the renderer's post-load work).
 pub async fn wait_for(
     page: &Page,
     mut events: Receiver<Event>,
     until: WaitUntil,
     mut loader: Option<String>,
-) -> Result<(), EngineError> {
+) -> Result<Option<String>, EngineError> {
     let wanted = match until {
         WaitUntil::Commit => None,
         WaitUntil::DomContentLoaded => Some("DOMContentLoaded"),
         WaitUntil::Load => Some("load"),
     };
     let main = page.target_id.as_str();
+    let mut url: Option<String> = None;
     loop {
         let ev = match events.recv().await {
             Ok(ev) => ev,
@@ -131,8 +135,19 @@ pub async fn wait_for(
                 if loader.is_none() {
                     loader = this.map(str::to_string);
                 }
-                if wanted.is_none() && this == loader.as_deref() {
-                    return Ok(());
+                if this == loader.as_deref() {
+                    let base = p
+                        .pointer("/frame/url")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let fragment = p
+                        .pointer("/frame/urlFragment")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    url = Some(format!("{base}{fragment}"));
+                    if wanted.is_none() {
+                        return Ok(url);
+                    }
                 }
             }
             "Page.lifecycleEvent"
@@ -141,13 +156,13 @@ pub async fn wait_for(
                     && p["name"].as_str() == wanted
                     && p["loaderId"].as_str() == loader.as_deref() =>
             {
-                return Ok(())
+                return Ok(url)
             }
             // A same-document history step (#fragment) loads nothing.
             "Page.navigatedWithinDocument"
                 if p["frameId"].as_str() == Some(main) && loader.is_none() =>
             {
-                return Ok(())
+                return Ok(p["url"].as_str().map(str::to_string))
             }
             _ => {}
         }
@@ -162,8 +177,12 @@ pub async fn page_url(page: &Page) -> Result<String, EngineError> {
     Ok(v.as_str().unwrap_or_default().to_string())
 }
 
-async fn current_url(page: &Page) -> Result<ActionOutput, EngineError> {
-    Ok(output([("url", Value::from(page_url(page).await?))]))
+async fn current_url(page: &Page, seen: Option<String>) -> Result<ActionOutput, EngineError> {
+    let url = match seen {
+        Some(u) => u,
+        None => page_url(page).await?,
+    };
+    Ok(output([("url", Value::from(url))]))
 }
 
 fn navigation_error(page: &Page, url: &str, err: &str) -> EngineError {
