@@ -88,6 +88,12 @@ impl SessionRecord {
         }
     }
 
+    /// The page is ready: the TTL runs from now (a slow start does not eat into it).
+    pub fn mark_started(&mut self, at: DateTime<Utc>) {
+        self.started_at = Some(at);
+        self.expires_at = at + chrono::Duration::seconds(self.options.max_ttl_seconds as i64);
+    }
+
     pub fn is_active(&self) -> bool {
         self.status == Status::Active
     }

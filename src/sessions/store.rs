@@ -53,7 +53,7 @@ pub trait SessionStore: Send + Sync {
         error: Option<String>,
         at: DateTime<Utc>,
     ) -> Result<Option<SessionRecord>, StoreError>;
-    /// Ids of active sessions whose TTL has run out.
+    /// Ids of started, active sessions whose TTL has run out.
     async fn due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
     async fn active_count(&self) -> Result<usize, StoreError>;
 }
@@ -116,7 +116,7 @@ impl SessionStore for MemoryStore {
     async fn mark_started(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.with(|m| {
             if let Some(r) = m.get_mut(id) {
-                r.started_at = Some(at);
+                r.mark_started(at);
             }
         })
     }
@@ -153,7 +153,7 @@ impl SessionStore for MemoryStore {
         self.with(|m| {
             m.retain(|_, r| r.closed_at.is_none_or(|c| now - c < ENDED_RETENTION));
             m.values()
-                .filter(|r| r.is_active() && r.expires_at <= now)
+                .filter(|r| r.is_active() && r.started_at.is_some() && r.expires_at <= now)
                 .map(|r| r.id.clone())
                 .collect()
         })
@@ -161,5 +161,70 @@ impl SessionStore for MemoryStore {
 
     async fn active_count(&self) -> Result<usize, StoreError> {
         self.with(|m| m.values().filter(|r| r.is_active()).count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::record::SessionOptions;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn ttl_runs_from_start_and_limits_hold() {
+        rt().block_on(async {
+            let store = MemoryStore::default();
+            let limits = Limits {
+                per_tenant: 1,
+                global: 10,
+            };
+            let t0 = Utc::now();
+            let opts = SessionOptions {
+                max_ttl_seconds: 1,
+                ..Default::default()
+            };
+            let rec = SessionRecord::new("a", opts.clone(), t0);
+            let id = rec.id.clone();
+            store.create(rec, limits).await.unwrap();
+            let again = store
+                .create(SessionRecord::new("a", opts.clone(), t0), limits)
+                .await;
+            assert!(matches!(
+                again,
+                Err(StoreError::TenantLimit { active: 1, max: 1 })
+            ));
+            store
+                .create(SessionRecord::new("b", opts, t0), limits)
+                .await
+                .unwrap();
+
+            let late = t0 + chrono::Duration::seconds(5);
+            assert!(
+                store.due(late).await.unwrap().is_empty(),
+                "not due while still starting"
+            );
+            store.mark_started(&id, late).await.unwrap();
+            assert!(
+                store.due(late).await.unwrap().is_empty(),
+                "TTL runs from the start"
+            );
+            let after = late + chrono::Duration::milliseconds(1001);
+            assert_eq!(store.due(after).await.unwrap(), vec![id.clone()]);
+            let done = store
+                .finish(&id, Status::Expired, "expired", None, after)
+                .await
+                .unwrap();
+            assert_eq!(done.map(|r| r.billed_credits), Some(1));
+            assert!(store
+                .finish(&id, Status::Closed, "closed", None, after)
+                .await
+                .unwrap()
+                .is_none());
+        });
     }
 }
