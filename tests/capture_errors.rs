@@ -326,8 +326,9 @@ async fn bad_inputs_answer_clear_errors() {
         r#"{{"type":"goto","payload":{{"url":"http://a.b/{}"}}}}"#,
         "a".repeat(2 * 1024 * 1024)
     );
-    let (status, _) = pp.raw(Method::POST, &path, ALICE, &huge).await;
-    assert_eq!(status, 413);
+    let (status, v) = pp.raw(Method::POST, &path, ALICE, &huge).await;
+    assert_eq!(status, 413, "{v}");
+    assert!(error_of(&v).contains("length limit"), "{v}");
 
     // Create: unknown fields, bad TTLs, proxy without an upstream, cdp.
     for (body, words) in [

@@ -1,7 +1,6 @@
 //! The Capture-style REST protocol (seeds 000/001, WIRE.md): sessions plus deterministic
 //! actions by CSS selector. A thin translation onto `sessions` and the engine's actions.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::Tenant;
-use super::errors::{parse_json, ApiError};
+use super::errors::{parse_json, ApiError, Body};
 use super::AppState;
 use crate::engine::Action;
 use crate::sessions::{ActionRequest, CreateRequest, SessionError, SessionRecord, Status};
@@ -102,7 +101,7 @@ fn status_name(s: Status) -> &'static str {
 async fn create(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let body: CreateBody = if body.iter().all(u8::is_ascii_whitespace) {
         CreateBody::default()
@@ -189,7 +188,7 @@ async fn act(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     // Unknown sessions answer 404 before a bad body answers 400, as for every other route.
     st.sessions.get(&tenant, &id).await.map_err(failure)?;

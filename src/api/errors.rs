@@ -96,6 +96,40 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A request body, read under the size limit; an oversized or broken body answers in the
+/// protocol's error shape (413 `{success:false, error}`), not as plain text.
+pub struct Body(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => Ok(Body(b)),
+            Err(r) => Err(ApiError::new(
+                r.status(),
+                format!("request body refused: {}", r.body_text()),
+            )),
+        }
+    }
+}
+
+/// Gives a plain-text 413 from the body-limit layer the `{success:false, error}` shape.
+pub async fn json_payload_too_large(resp: Response) -> Response {
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body refused: length limit exceeded",
+        )
+        .into_response();
+    }
+    resp
+}
+
 /// Parses a JSON body, naming the failing field (`payload.fullPage: invalid type ...`).
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);

@@ -26,7 +26,12 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(capture::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
+        // Refuses an oversized Content-Length before reading the body (and keeps the
+        // connection usable); the mapper gives its answer the protocol's error shape.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::middleware::map_response(
+            errors::json_payload_too_large,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
