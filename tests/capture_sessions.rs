@@ -321,3 +321,72 @@ async fn proxy_sessions_use_the_operators_upstream_proxy() {
     assert_eq!(rec["session"]["options"]["proxy"], true);
     pp.stop().await;
 }
+
+/// Pids of the renderer processes of the browser whose process group is `pgid`.
+fn renderers(pgid: u64) -> Vec<u64> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let pgrp = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(2)?.parse::<u64>().ok());
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if pgrp == Some(pgid) && String::from_utf8_lossy(&cmd).contains("--type=renderer") {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renderer_crash_ends_the_session_not_the_browser() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp.session(ALICE, json!({})).await;
+    pp.ok(
+        ALICE,
+        &id,
+        "goto",
+        json!({ "url": fx.url("/capture/basic.html") }),
+    )
+    .await;
+    let browser = pp.health().await["browser"].clone();
+    let pid = browser["pid"].as_u64().unwrap();
+    let victims = renderers(pid);
+    assert!(!victims.is_empty(), "no renderer found");
+    for r in victims {
+        kill9(r);
+    }
+    // The idle session ends in error on its own, without an action to notice it.
+    let errored = pp
+        .eventually(Duration::from_secs(5), || async {
+            pp.get(ALICE, &id).await.1["session"]["status"] == "error"
+        })
+        .await;
+    assert!(errored, "{}", pp.get(ALICE, &id).await.1);
+    let (_, v) = pp.get(ALICE, &id).await;
+    assert_eq!(v["session"]["closeReason"], "page_crashed", "{v}");
+    let (status, v) = pp.act(ALICE, &id, "title", json!({})).await;
+    assert_eq!(status, 409, "{v}");
+
+    // The browser lived on; a new session works on it.
+    let health = pp.health().await;
+    assert_eq!(health["browser"]["pid"].as_u64(), Some(pid));
+    assert_eq!(health["browser"]["generation"], browser["generation"]);
+    let next = pp.session(ALICE, json!({})).await;
+    let v = pp
+        .ok(
+            ALICE,
+            &next,
+            "goto",
+            json!({ "url": fx.url("/capture/basic.html") }),
+        )
+        .await;
+    assert_eq!(v["url"], fx.url("/capture/basic.html"));
+    pp.stop().await;
+}

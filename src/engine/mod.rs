@@ -21,7 +21,8 @@ pub use actions::{Action, ActionOutput};
 use browser::Browser;
 pub use browser::BrowserDeath;
 pub use error::EngineError;
-pub use page::{ContextOptions, Page, PageOptions};
+use page::PageEnv;
+pub use page::{ContextOptions, Page, PageGone, PageOptions};
 use policy::Policy;
 
 #[derive(Debug, Clone)]
@@ -52,7 +53,7 @@ pub struct Engine {
 
 struct Inner {
     cfg: EngineConfig,
-    policy: Arc<Policy>,
+    env: PageEnv,
     browser: tokio::sync::Mutex<Option<Arc<Browser>>>,
     /// Last browser seen alive, readable without awaiting the launch lock.
     current: Mutex<Option<Arc<Browser>>>,
@@ -71,10 +72,16 @@ impl Engine {
             cfg.allow_private_network,
             cfg.deny_hosts.clone(),
         ));
+        let (gone, _) = broadcast::channel(256);
+        let env = PageEnv {
+            policy,
+            viewport: cfg.viewport,
+            gone,
+        };
         let engine = Self {
             inner: Arc::new(Inner {
                 cfg,
-                policy,
+                env,
                 browser: tokio::sync::Mutex::new(None),
                 current: Mutex::new(None),
                 pool: Mutex::new(Vec::new()),
@@ -92,7 +99,12 @@ impl Engine {
     }
 
     pub fn policy(&self) -> &Policy {
-        &self.inner.policy
+        &self.inner.env.policy
+    }
+
+    /// Pages whose target went away on its own (renderer crash, detach, browser death).
+    pub fn pages_gone(&self) -> broadcast::Receiver<PageGone> {
+        self.inner.env.gone.subscribe()
     }
 
     /// Deaths of browsers: sessions of that generation have lost their pages.
@@ -138,15 +150,7 @@ impl Engine {
         };
         let page = match pooled {
             Some(p) => p,
-            None => {
-                Page::create(
-                    &browser,
-                    ctx,
-                    self.inner.policy.clone(),
-                    self.inner.cfg.viewport,
-                )
-                .await?
-            }
+            None => Page::create(&browser, ctx, &self.inner.env).await?,
         };
         self.inner.refill.notify_one();
         if let Err(e) = page.apply(opts, &browser.stealth_user_agent()).await {
@@ -174,7 +178,9 @@ impl Engine {
         deadline: Duration,
     ) -> Result<ActionOutput, EngineError> {
         let started = Instant::now();
-        match tokio::time::timeout(deadline, actions::run(page, &self.inner.policy, action)).await {
+        match tokio::time::timeout(deadline, actions::run(page, &self.inner.env.policy, action))
+            .await
+        {
             Ok(r) => r,
             Err(_) => Err(EngineError::Timeout(format!(
                 "action `{}` timed out after {} ms",
@@ -276,13 +282,7 @@ async fn fill_pool(engine: &Engine) -> Result<(), EngineError> {
         if have >= engine.inner.cfg.pool_size {
             return Ok(());
         }
-        let page = Page::create(
-            &browser,
-            &ContextOptions::default(),
-            engine.inner.policy.clone(),
-            engine.inner.cfg.viewport,
-        )
-        .await?;
+        let page = Page::create(&browser, &ContextOptions::default(), &engine.inner.env).await?;
         if let Ok(mut pool) = engine.inner.pool.lock() {
             pool.push(page);
         }

@@ -22,6 +22,23 @@ const LOG_CAP: usize = 500;
 /// Deadline of one CDP call made by the engine.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What every page of an engine shares.
+#[derive(Clone)]
+pub struct PageEnv {
+    pub policy: Arc<Policy>,
+    pub viewport: (u32, u32),
+    /// Told when a page's target goes away without being closed on purpose.
+    pub gone: tokio::sync::broadcast::Sender<PageGone>,
+}
+
+/// A page whose target went away (renderer crash, detach, browser death).
+#[derive(Debug, Clone)]
+pub struct PageGone {
+    /// The page's CDP session id ([`Page::session`]).
+    pub session: String,
+    pub reason: String,
+}
+
 /// What a new context is created with.
 #[derive(Debug, Clone, Default)]
 pub struct ContextOptions {
@@ -86,8 +103,7 @@ impl Page {
     pub async fn create(
         browser: &Browser,
         ctx: &ContextOptions,
-        policy: Arc<Policy>,
-        viewport: (u32, u32),
+        env: &PageEnv,
     ) -> Result<Page, EngineError> {
         let conn = browser.conn.clone();
         let mut params = json!({ "disposeOnDetach": true });
@@ -101,7 +117,7 @@ impl Page {
             .call("Target.createBrowserContext", params, CALL_TIMEOUT)
             .await?;
         let context_id = str_field(&created, "browserContextId")?;
-        let result = Self::open_tab(&conn, &context_id, policy, viewport, browser.generation).await;
+        let result = Self::open_tab(&conn, &context_id, env, browser.generation).await;
         if result.is_err() {
             let _ = conn
                 .call(
@@ -117,8 +133,7 @@ impl Page {
     async fn open_tab(
         conn: &Connection,
         context_id: &str,
-        policy: Arc<Policy>,
-        viewport: (u32, u32),
+        env: &PageEnv,
         generation: u64,
     ) -> Result<Page, EngineError> {
         let target = conn
@@ -146,7 +161,7 @@ impl Page {
             session.clone(),
             events,
             state.clone(),
-            policy,
+            env.clone(),
         ));
         let page = Page {
             conn: conn.clone(),
@@ -158,7 +173,7 @@ impl Page {
             task,
         };
 
-        let (w, h) = viewport;
+        let (w, h) = env.viewport;
         let setup = futures_util::future::try_join_all([
             page.call("Page.enable", json!({})),
             page.call("Page.setLifecycleEventsEnabled", json!({ "enabled": true })),
@@ -350,7 +365,7 @@ async fn event_loop(
     session: String,
     mut events: tokio::sync::broadcast::Receiver<Event>,
     state: Arc<PageState>,
-    policy: Arc<Policy>,
+    env: PageEnv,
 ) {
     use tokio::sync::broadcast::error::RecvError;
     loop {
@@ -360,10 +375,16 @@ async fn event_loop(
                 tracing::warn!(n, "page event loop lagged");
                 continue;
             }
-            Err(RecvError::Closed) => return,
+            Err(RecvError::Closed) => break,
         };
-        handle_event(&conn, &session, ev, &state, &policy);
+        handle_event(&conn, &session, ev, &state, &env.policy);
     }
+    // The stream ends only when the target died (Page::close aborts this task first).
+    let reason = conn
+        .target_dead_reason(&session)
+        .unwrap_or_else(|| "page target went away".into());
+    tracing::warn!(%session, %reason, "page gone");
+    let _ = env.gone.send(PageGone { session, reason });
 }
 
 fn handle_event(

@@ -119,6 +119,10 @@ impl Sessions {
             Arc::downgrade(&s.inner),
             s.inner.engine.deaths(),
         ));
+        tokio::spawn(page_watch(
+            Arc::downgrade(&s.inner),
+            s.inner.engine.pages_gone(),
+        ));
         s
     }
 
@@ -437,5 +441,43 @@ async fn death_watch(
                 .await;
             s.drop_live(&id).await;
         }
+    }
+}
+
+/// A session's page died on its own (its renderer crashed, or its browser died): the session
+/// ends in `error` at once, without waiting for its next action.
+async fn page_watch(
+    inner: std::sync::Weak<Inner>,
+    mut gone: tokio::sync::broadcast::Receiver<crate::engine::PageGone>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let ev = match gone.recv().await {
+            Ok(ev) => ev,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let Some(inner) = inner.upgrade() else { return };
+        let s = Sessions { inner };
+        let found = s.inner.live.lock().ok().and_then(|m| {
+            m.iter()
+                .find(|(_, l)| l.page.session == ev.session)
+                .map(|(id, l)| (id.clone(), l.page.conn.closed_reason().is_some()))
+        });
+        // Pooled pages belong to no session: the pool drops them itself.
+        let Some((id, browser_down)) = found else {
+            continue;
+        };
+        let why = if browser_down {
+            reason::BROWSER_CRASHED
+        } else {
+            reason::PAGE_CRASHED
+        };
+        let _ = s
+            .inner
+            .store
+            .finish(&id, Status::Error, why, Some(ev.reason), Utc::now())
+            .await;
+        s.drop_live(&id).await;
     }
 }
