@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::sync::broadcast;
 
 use super::cdp::Connection;
 use super::launch::{self, Launched};
+use super::protocol::{GetVersion, SetDiscoverTargets};
 use super::EngineError;
 
 /// Sent when a browser dies: every session on that generation has lost its pages.
@@ -49,27 +49,17 @@ impl Browser {
                 return Err(EngineError::Launch(e.to_string()));
             }
         };
-        let version = conn
-            .call("Browser.getVersion", json!({}), Duration::from_secs(10))
-            .await;
+        let version = conn.exec(&GetVersion {}, Duration::from_secs(10)).await;
         let product = match version {
-            Ok(v) => v["product"]
-                .as_str()
-                .unwrap_or("Chrome")
-                .replace("HeadlessChrome", "Chrome"),
+            Ok(v) => v.product.replace("HeadlessChrome", "Chrome"),
             Err(e) => {
                 launch::kill_group(pid);
                 return Err(EngineError::Launch(format!("browser did not answer: {e}")));
             }
         };
         // Browser-level crash/detach events arrive only with discovery on.
-        let _ = conn
-            .call(
-                "Target.setDiscoverTargets",
-                json!({ "discover": true }),
-                Duration::from_secs(10),
-            )
-            .await;
+        let discover = SetDiscoverTargets { discover: true };
+        let _ = conn.exec(&discover, Duration::from_secs(10)).await;
 
         let browser = Arc::new(Self {
             conn: conn.clone(),

@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
+use super::protocol::Command;
+
 /// Events buffered per target before a slow listener starts losing the oldest.
 const EVENT_BUFFER: usize = 512;
 
@@ -28,6 +30,8 @@ pub enum CdpError {
     TargetGone(String),
     #[error("CDP call {method} timed out after {ms} ms")]
     Timeout { method: String, ms: u64 },
+    #[error("CDP {method} answered unexpectedly: {message}")]
+    BadAnswer { method: String, message: String },
     #[error("CDP {method} failed: {message}")]
     Protocol {
         method: String,
@@ -132,25 +136,40 @@ impl Connection {
         Ok(Self { inner })
     }
 
-    /// Calls a browser-level method (no target session).
-    pub async fn call(
+    /// Runs a browser-level command (no target session).
+    pub async fn exec<C: Command>(
         &self,
-        method: &str,
-        params: Value,
+        cmd: &C,
         timeout: Duration,
-    ) -> Result<Value, CdpError> {
-        self.send(None, method, params, timeout).await
+    ) -> Result<C::Returns, CdpError> {
+        self.run(None, cmd, timeout).await
     }
 
-    /// Calls a method on an attached target session.
-    pub async fn call_on(
+    /// Runs a command on an attached target session.
+    pub async fn exec_on<C: Command>(
         &self,
         session: &str,
-        method: &str,
-        params: Value,
+        cmd: &C,
         timeout: Duration,
-    ) -> Result<Value, CdpError> {
-        self.send(Some(session), method, params, timeout).await
+    ) -> Result<C::Returns, CdpError> {
+        self.run(Some(session), cmd, timeout).await
+    }
+
+    async fn run<C: Command>(
+        &self,
+        session: Option<&str>,
+        cmd: &C,
+        timeout: Duration,
+    ) -> Result<C::Returns, CdpError> {
+        let params = serde_json::to_value(cmd).map_err(|e| CdpError::BadAnswer {
+            method: C::METHOD.to_string(),
+            message: format!("params do not serialise: {e}"),
+        })?;
+        let answer = self.send(session, C::METHOD, params, timeout).await?;
+        serde_json::from_value(answer).map_err(|e| CdpError::BadAnswer {
+            method: C::METHOD.to_string(),
+            message: e.to_string(),
+        })
     }
 
     /// Registers an attached target session so its events are routed and its death detected.

@@ -48,7 +48,9 @@ impl From<CdpError> for EngineError {
             CdpError::Timeout { method, ms } => EngineError::Timeout(format!(
                 "the browser did not answer {method} within {ms} ms"
             )),
-            e @ CdpError::Protocol { .. } => EngineError::Internal(e.to_string()),
+            e @ (CdpError::Protocol { .. } | CdpError::BadAnswer { .. }) => {
+                EngineError::Internal(e.to_string())
+            }
         }
     }
 }

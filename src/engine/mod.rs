@@ -8,6 +8,7 @@ mod error;
 mod launch;
 pub mod page;
 pub mod policy;
+pub mod protocol;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -212,16 +213,9 @@ impl Engine {
             .ok()
             .and_then(|c| c.clone())
             .filter(|b| b.is_alive())?;
-        let v = browser
-            .conn
-            .call(
-                "Target.getBrowserContexts",
-                serde_json::json!({}),
-                Duration::from_secs(5),
-            )
-            .await
-            .ok()?;
-        v["browserContextIds"].as_array().map(Vec::len)
+        let all = protocol::GetBrowserContexts {};
+        let v = browser.conn.exec(&all, Duration::from_secs(5)).await.ok()?;
+        Some(v.browser_context_ids.len())
     }
 
     /// Kills the browser for good (server shutdown).

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::browser::Browser;
 use super::cdp::{CdpError, Connection, Event};
 use super::policy::Policy;
+use super::protocol::*;
 use super::EngineError;
 
 /// The isolated world our helper scripts run in: page scripts can neither see nor alter it.
@@ -106,26 +107,20 @@ impl Page {
         env: &PageEnv,
     ) -> Result<Page, EngineError> {
         let conn = browser.conn.clone();
-        let mut params = json!({ "disposeOnDetach": true });
-        if let Some(p) = &ctx.proxy_server {
-            params["proxyServer"] = json!(p);
+        let create = CreateBrowserContext {
+            dispose_on_detach: true,
+            proxy_server: ctx.proxy_server.clone(),
             // Chromium bypasses proxies for loopback by default; the operator's proxy takes
             // every request of the session (the navigation policy still applies first).
-            params["proxyBypassList"] = json!("<-loopback>");
-        }
-        let created = conn
-            .call("Target.createBrowserContext", params, CALL_TIMEOUT)
-            .await?;
-        let context_id = str_field(&created, "browserContextId")?;
+            proxy_bypass_list: ctx.proxy_server.as_ref().map(|_| "<-loopback>".to_string()),
+        };
+        let context_id = conn.exec(&create, CALL_TIMEOUT).await?.browser_context_id;
         let result = Self::open_tab(&conn, &context_id, env, browser.generation).await;
         if result.is_err() {
-            let _ = conn
-                .call(
-                    "Target.disposeBrowserContext",
-                    json!({ "browserContextId": context_id }),
-                    CALL_TIMEOUT,
-                )
-                .await;
+            let dispose = DisposeBrowserContext {
+                browser_context_id: context_id,
+            };
+            let _ = conn.exec(&dispose, CALL_TIMEOUT).await;
         }
         result
     }
@@ -136,22 +131,16 @@ impl Page {
         env: &PageEnv,
         generation: u64,
     ) -> Result<Page, EngineError> {
-        let target = conn
-            .call(
-                "Target.createTarget",
-                json!({ "url": "about:blank", "browserContextId": context_id }),
-                CALL_TIMEOUT,
-            )
-            .await?;
-        let target_id = str_field(&target, "targetId")?;
-        let attached = conn
-            .call(
-                "Target.attachToTarget",
-                json!({ "targetId": target_id, "flatten": true }),
-                CALL_TIMEOUT,
-            )
-            .await?;
-        let session = str_field(&attached, "sessionId")?;
+        let create = CreateTarget {
+            url: "about:blank".into(),
+            browser_context_id: context_id.to_string(),
+        };
+        let target_id = conn.exec(&create, CALL_TIMEOUT).await?.target_id;
+        let attach = AttachToTarget {
+            target_id: target_id.clone(),
+            flatten: true,
+        };
+        let session = conn.exec(&attach, CALL_TIMEOUT).await?.session_id;
         conn.register_target(&session, &target_id);
         let events = conn.events(&session)?;
 
@@ -173,36 +162,36 @@ impl Page {
             task,
         };
 
-        let (w, h) = env.viewport;
-        let setup = futures_util::future::try_join_all([
-            page.call("Page.enable", json!({})),
-            page.call("Page.setLifecycleEventsEnabled", json!({ "enabled": true })),
-            page.call("Runtime.enable", json!({})),
-            page.call(
-                "Fetch.enable",
-                json!({ "patterns": [{ "urlPattern": "*", "requestStage": "Request" }] }),
-            ),
-            page.call(
-                "Page.addScriptToEvaluateOnNewDocument",
-                json!({ "source": "", "worldName": WORLD }),
-            ),
-            page.call(
-                "Page.createIsolatedWorld",
-                json!({ "frameId": page.target_id, "worldName": WORLD }),
-            ),
-            page.call(
-                "Emulation.setDeviceMetricsOverride",
-                json!({ "width": w, "height": h, "deviceScaleFactor": 1, "mobile": false }),
-            ),
-            // Cross-site iframes run in their own targets: attach them paused so the policy
-            // covers their requests from the first one.
-            page.call(
-                "Target.setAutoAttach",
-                json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true }),
-            ),
-        ])
-        .await;
-        if let Err(e) = setup {
+        let fetch = FetchEnable::all_requests();
+        let world_script = AddScriptToEvaluateOnNewDocument {
+            source: String::new(),
+            world_name: Some(WORLD.into()),
+        };
+        let world = CreateIsolatedWorld {
+            frame_id: page.target_id.clone(),
+            world_name: WORLD.into(),
+        };
+        let metrics = viewport(env.viewport);
+        // Cross-site iframes run in their own targets: attach them paused so the policy
+        // covers their requests from the first one.
+        let auto_attach = SetAutoAttach {
+            auto_attach: true,
+            wait_for_debugger_on_start: true,
+            flatten: true,
+        };
+        let setup = async {
+            tokio::try_join!(
+                page.exec(&PageEnable {}),
+                page.exec(&SetLifecycleEventsEnabled { enabled: true }),
+                page.exec(&RuntimeEnable {}),
+                page.exec(&fetch),
+                page.exec(&world_script),
+                page.exec(&world),
+                page.exec(&metrics),
+                page.exec(&auto_attach),
+            )
+        };
+        if let Err(e) = setup.await {
             page.detach();
             return Err(e);
         }
@@ -211,35 +200,26 @@ impl Page {
 
     /// Applies a session's options to a (possibly pooled) page.
     pub async fn apply(&self, opts: &PageOptions, stealth_ua: &str) -> Result<(), EngineError> {
-        let (w, h) = opts.viewport;
-        self.call(
-            "Emulation.setDeviceMetricsOverride",
-            json!({ "width": w, "height": h, "deviceScaleFactor": 1, "mobile": false }),
-        )
-        .await?;
+        self.exec(&viewport(opts.viewport)).await?;
         if opts.stealth {
             // Documented stealth profile: no navigator.webdriver, a real-browser UA and languages.
-            futures_util::future::try_join(
-                self.call(
-                    "Emulation.setUserAgentOverride",
-                    json!({ "userAgent": stealth_ua, "acceptLanguage": "en-US,en;q=0.9", "platform": "Linux x86_64" }),
-                ),
-                self.call(
-                    "Page.addScriptToEvaluateOnNewDocument",
-                    json!({ "source": include_str!("js/stealth.js") }),
-                ),
-            )
-            .await?;
+            let ua = SetUserAgentOverride {
+                user_agent: stealth_ua.to_string(),
+                accept_language: "en-US,en;q=0.9".into(),
+                platform: "Linux x86_64".into(),
+            };
+            let script = AddScriptToEvaluateOnNewDocument {
+                source: include_str!("js/stealth.js").into(),
+                world_name: None,
+            };
+            tokio::try_join!(self.exec(&ua), self.exec(&script))?;
         }
         Ok(())
     }
 
-    /// One CDP call on this page's session with the engine's default deadline.
-    pub async fn call(&self, method: &str, params: Value) -> Result<Value, EngineError> {
-        Ok(self
-            .conn
-            .call_on(&self.session, method, params, CALL_TIMEOUT)
-            .await?)
+    /// Runs one CDP command on this page's session with the engine's default deadline.
+    pub async fn exec<C: Command>(&self, cmd: &C) -> Result<C::Returns, EngineError> {
+        Ok(self.conn.exec_on(&self.session, cmd, CALL_TIMEOUT).await?)
     }
 
     /// Why this page can no longer be used, if it cannot.
@@ -259,16 +239,13 @@ impl Page {
         for attempt in 0..2 {
             let ctx = self.world_context(attempt > 0).await?;
             let res = self
-                .call(
-                    "Runtime.evaluate",
-                    json!({
-                        "expression": expression,
-                        "contextId": ctx,
-                        "returnByValue": true,
-                        "awaitPromise": true,
-                        "timeout": CALL_TIMEOUT.as_millis() as u64,
-                    }),
-                )
+                .exec(&Evaluate {
+                    expression: expression.clone(),
+                    context_id: Some(ctx),
+                    return_by_value: true,
+                    await_promise: true,
+                    timeout: CALL_TIMEOUT.as_millis() as u64,
+                })
                 .await;
             match res {
                 // The world died with its document (navigation): make a new one and retry once.
@@ -293,15 +270,11 @@ impl Page {
                 return Ok(id);
             }
         }
-        let created = self
-            .call(
-                "Page.createIsolatedWorld",
-                json!({ "frameId": self.target_id, "worldName": WORLD }),
-            )
-            .await?;
-        let id = created["executionContextId"].as_i64().ok_or_else(|| {
-            EngineError::Internal("createIsolatedWorld returned no context".into())
-        })?;
+        let world = CreateIsolatedWorld {
+            frame_id: self.target_id.clone(),
+            world_name: WORLD.into(),
+        };
+        let id = self.exec(&world).await?.execution_context_id;
         if let Ok(mut w) = self.state.worlds.lock() {
             w.insert(self.target_id.clone(), id);
         }
@@ -312,14 +285,10 @@ impl Page {
     pub async fn close(&self) {
         self.task.abort();
         if self.conn.closed_reason().is_none() {
-            let _ = self
-                .conn
-                .call(
-                    "Target.disposeBrowserContext",
-                    json!({ "browserContextId": self.context_id }),
-                    Duration::from_secs(5),
-                )
-                .await;
+            let dispose = DisposeBrowserContext {
+                browser_context_id: self.context_id.clone(),
+            };
+            let _ = self.conn.exec(&dispose, Duration::from_secs(5)).await;
         }
         self.conn.unregister_target(&self.session);
     }
@@ -336,27 +305,23 @@ impl Drop for Page {
     }
 }
 
-fn str_field(v: &Value, key: &str) -> Result<String, EngineError> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| EngineError::Internal(format!("browser answer lacks `{key}`")))
+fn viewport((width, height): (u32, u32)) -> SetDeviceMetricsOverride {
+    SetDeviceMetricsOverride {
+        width,
+        height,
+        device_scale_factor: 1.0,
+        mobile: false,
+    }
 }
 
 /// Turns a `Runtime.evaluate` answer into the script's value or its thrown error.
-pub fn script_value(res: Value) -> Result<Value, EngineError> {
-    if let Some(ex) = res.get("exceptionDetails") {
-        let msg = ex
-            .pointer("/exception/description")
-            .and_then(Value::as_str)
-            .or_else(|| ex.get("text").and_then(Value::as_str))
-            .unwrap_or("script threw");
-        return Err(EngineError::Internal(format!(
-            "script error: {}",
-            msg.lines().next().unwrap_or(msg)
-        )));
+pub fn script_value(res: Evaluated) -> Result<Value, EngineError> {
+    if let Some(ex) = res.exception_details {
+        let msg = ex.exception.and_then(|e| e.description).unwrap_or(ex.text);
+        let first = msg.lines().next().unwrap_or("script threw");
+        return Err(EngineError::Internal(format!("script error: {first}")));
     }
-    Ok(res.pointer("/result/value").cloned().unwrap_or(Value::Null))
+    Ok(res.result.value)
 }
 
 /// Answers the page's events until the page goes away.
@@ -468,14 +433,8 @@ fn handle_event(
             PageState::push(&state.console, "dialog", msg);
             let (conn, session) = (conn.clone(), session.to_string());
             tokio::spawn(async move {
-                let _ = conn
-                    .call_on(
-                        &session,
-                        "Page.handleJavaScriptDialog",
-                        json!({ "accept": true }),
-                        CALL_TIMEOUT,
-                    )
-                    .await;
+                let accept = HandleJavaScriptDialog { accept: true };
+                let _ = conn.exec_on(&session, &accept, CALL_TIMEOUT).await;
             });
         }
         "Target.attachedToTarget" => {
@@ -505,31 +464,19 @@ async fn watch_child(
         return;
     };
     let enable = conn
-        .call_on(
-            &session,
-            "Fetch.enable",
-            json!({ "patterns": [{ "urlPattern": "*", "requestStage": "Request" }] }),
-            CALL_TIMEOUT,
-        )
+        .exec_on(&session, &FetchEnable::all_requests(), CALL_TIMEOUT)
         .await;
     if let Err(e) = enable {
         tracing::debug!(%e, "child target without Fetch");
     }
+    let auto_attach = SetAutoAttach {
+        auto_attach: true,
+        wait_for_debugger_on_start: true,
+        flatten: true,
+    };
+    let _ = conn.exec_on(&session, &auto_attach, CALL_TIMEOUT).await;
     let _ = conn
-        .call_on(
-            &session,
-            "Target.setAutoAttach",
-            json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true }),
-            CALL_TIMEOUT,
-        )
-        .await;
-    let _ = conn
-        .call_on(
-            &session,
-            "Runtime.runIfWaitingForDebugger",
-            json!({}),
-            CALL_TIMEOUT,
-        )
+        .exec_on(&session, &RunIfWaitingForDebugger {}, CALL_TIMEOUT)
         .await;
     while let Ok(ev) = events.recv().await {
         if ev.method == "Fetch.requestPaused" || ev.method == "Target.attachedToTarget" {
@@ -549,13 +496,10 @@ async fn answer_paused(
 ) {
     let result = match policy.check_request(url).await {
         Ok(()) => {
-            conn.call_on(
-                session,
-                "Fetch.continueRequest",
-                json!({ "requestId": request_id }),
-                CALL_TIMEOUT,
-            )
-            .await
+            let go = ContinueRequest {
+                request_id: request_id.to_string(),
+            };
+            conn.exec_on(session, &go, CALL_TIMEOUT).await.map(|_| ())
         }
         Err(why) => {
             tracing::info!(%url, %why, "request refused by policy");
@@ -570,13 +514,13 @@ async fn answer_paused(
                 "blocked",
                 format!("request to {url} refused: {why}"),
             );
-            conn.call_on(
-                session,
-                "Fetch.failRequest",
-                json!({ "requestId": request_id, "errorReason": "BlockedByClient" }),
-                CALL_TIMEOUT,
-            )
-            .await
+            let refuse = FailRequest {
+                request_id: request_id.to_string(),
+                error_reason: "BlockedByClient",
+            };
+            conn.exec_on(session, &refuse, CALL_TIMEOUT)
+                .await
+                .map(|_| ())
         }
     };
     if let Err(e) = result {

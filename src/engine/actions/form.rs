@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use super::pointer::{locate, mouse_click, settle, MouseButton};
 use super::ActionOutput;
 use crate::engine::page::Page;
+use crate::engine::protocol::InsertText;
 use crate::engine::EngineError;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,11 +70,12 @@ pub async fn fill(page: &Page, f: &Fill) -> Result<ActionOutput, EngineError> {
     if prep["mode"] == "type" {
         if f.value.is_empty() {
             // Deleting the selection empties the field with a real key event.
-            page.call("Input.dispatchKeyEvent", json!({ "type": "rawKeyDown", "key": "Backspace", "code": "Backspace", "windowsVirtualKeyCode": 8 })).await?;
-            page.call("Input.dispatchKeyEvent", json!({ "type": "keyUp", "key": "Backspace", "code": "Backspace", "windowsVirtualKeyCode": 8 })).await?;
+            super::keyboard::press_named(page, "Backspace").await?;
         } else {
-            page.call("Input.insertText", json!({ "text": f.value }))
-                .await?;
+            page.exec(&InsertText {
+                text: f.value.clone(),
+            })
+            .await?;
         }
     }
     let value = page

@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::pointer::{locate, settle};
 use super::{output, ActionOutput};
 use crate::engine::page::Page;
+use crate::engine::protocol::{DispatchKeyEvent, InsertText};
 use crate::engine::EngineError;
 
 /// Longest pause between two typed characters.
@@ -168,8 +169,10 @@ pub async fn type_keys(page: &Page, t: &Type) -> Result<ActionOutput, EngineErro
 /// `type_text`: inserts the text at once (an IME-style commit, no key events).
 pub async fn insert_text(page: &Page, t: &Type) -> Result<ActionOutput, EngineError> {
     focus(page, &t.selector, t.timeout_ms).await?;
-    page.call("Input.insertText", json!({ "text": t.text }))
-        .await?;
+    page.exec(&InsertText {
+        text: t.text.clone(),
+    })
+    .await?;
     Ok(output([("typed", Value::from(t.text.chars().count()))]))
 }
 
@@ -225,27 +228,35 @@ async fn key_stroke(page: &Page, def: &KeyDef, modifiers: u32) -> Result<(), Eng
     key_event(page, "keyUp", def, modifiers, false).await
 }
 
+/// One key press (down and up) by name, e.g. `Backspace`.
+pub async fn press_named(page: &Page, name: &str) -> Result<(), EngineError> {
+    let def = key_def(name).ok_or_else(|| EngineError::Internal(format!("no key `{name}`")))?;
+    key_stroke(page, &def, 0).await
+}
+
 async fn key_event(
     page: &Page,
-    kind: &str,
+    kind: &'static str,
     def: &KeyDef,
     modifiers: u32,
     with_text: bool,
 ) -> Result<(), EngineError> {
-    let mut params = json!({
-        "type": if kind == "keyDown" && (!with_text || def.text.is_none()) { "rawKeyDown" } else { kind },
-        "key": def.key,
-        "code": def.code,
-        "windowsVirtualKeyCode": def.key_code,
-        "nativeVirtualKeyCode": def.key_code,
-        "modifiers": modifiers,
-    });
-    if with_text {
-        if let Some(t) = &def.text {
-            params["text"] = json!(t);
-            params["unmodifiedText"] = json!(t);
-        }
-    }
-    page.call("Input.dispatchKeyEvent", params).await?;
+    let text = if with_text { def.text.clone() } else { None };
+    let kind = if kind == "keyDown" && text.is_none() {
+        "rawKeyDown"
+    } else {
+        kind
+    };
+    page.exec(&DispatchKeyEvent {
+        kind,
+        key: def.key.clone(),
+        code: def.code.clone(),
+        windows_virtual_key_code: def.key_code,
+        native_virtual_key_code: def.key_code,
+        modifiers,
+        unmodified_text: text.clone(),
+        text,
+    })
+    .await?;
     Ok(())
 }

@@ -1,13 +1,14 @@
 //! goto, back, forward, reload, and waiting for a navigation's lifecycle event.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 use super::{output, ActionOutput};
 use crate::engine::cdp::Event;
 use crate::engine::page::Page;
 use crate::engine::policy::Policy;
+use crate::engine::protocol::{GetNavigationHistory, Navigate, NavigateToHistoryEntry, Reload};
 use crate::engine::EngineError;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -59,13 +60,17 @@ pub async fn goto(page: &Page, policy: &Policy, g: &Goto) -> Result<ActionOutput
         .await
         .map_err(EngineError::Blocked)?;
     let events = page.events()?;
-    let nav = page.call("Page.navigate", json!({ "url": url })).await?;
-    if let Some(err) = nav.get("errorText").and_then(Value::as_str) {
-        return Err(navigation_error(page, url, err));
+    let nav = page
+        .exec(&Navigate {
+            url: url.to_string(),
+        })
+        .await?;
+    if let Some(err) = nav.error_text.filter(|e| !e.is_empty()) {
+        return Err(navigation_error(page, url, &err));
     }
     // No loaderId: a same-document navigation (fragment), already done.
-    let seen = match nav.get("loaderId").and_then(Value::as_str) {
-        Some(loader) => wait_for(page, events, g.wait_until, Some(loader.to_string())).await?,
+    let seen = match nav.loader_id {
+        Some(loader) => wait_for(page, events, g.wait_until, Some(loader)).await?,
         None => None,
     };
     current_url(page, seen).await
@@ -73,29 +78,27 @@ pub async fn goto(page: &Page, policy: &Policy, g: &Goto) -> Result<ActionOutput
 
 /// Moves `delta` entries through the session history (back: -1, forward: +1).
 pub async fn history(page: &Page, h: &History, delta: i64) -> Result<ActionOutput, EngineError> {
-    let hist = page.call("Page.getNavigationHistory", json!({})).await?;
-    let current = hist["currentIndex"].as_i64().unwrap_or(0);
-    let entries = hist["entries"].as_array().cloned().unwrap_or_default();
-    let target = current + delta;
-    let Some(entry) = usize::try_from(target).ok().and_then(|i| entries.get(i)) else {
+    let hist = page.exec(&GetNavigationHistory {}).await?;
+    let target = hist.current_index + delta;
+    let Some(entry) = usize::try_from(target)
+        .ok()
+        .and_then(|i| hist.entries.get(i))
+    else {
         let which = if delta < 0 { "back" } else { "forward" };
         return Err(EngineError::BadInput(format!(
             "cannot go {which}: no such entry in this session's history"
         )));
     };
     let events = page.events()?;
-    page.call(
-        "Page.navigateToHistoryEntry",
-        json!({ "entryId": entry["id"] }),
-    )
-    .await?;
+    page.exec(&NavigateToHistoryEntry { entry_id: entry.id })
+        .await?;
     let seen = wait_for(page, events, h.wait_until, None).await?;
     current_url(page, seen).await
 }
 
 pub async fn reload(page: &Page, h: &History) -> Result<ActionOutput, EngineError> {
     let events = page.events()?;
-    page.call("Page.reload", json!({})).await?;
+    page.exec(&Reload {}).await?;
     let seen = wait_for(page, events, h.wait_until, None).await?;
     current_url(page, seen).await
 }

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::{output, ActionOutput, MAX_DRAG_POINTS};
 use crate::engine::page::Page;
+use crate::engine::protocol::DispatchMouseEvent;
 use crate::engine::EngineError;
 
 /// How long a selector action waits for its element to appear and become visible by default.
@@ -259,10 +260,10 @@ pub async fn mouse_click(
 
 async fn mouse(
     page: &Page,
-    kind: &str,
+    kind: &'static str,
     x: f64,
     y: f64,
-    button: &str,
+    button: &'static str,
     click_count: u32,
 ) -> Result<(), EngineError> {
     let buttons = if button == "none" || kind == "mouseReleased" {
@@ -270,10 +271,14 @@ async fn mouse(
     } else {
         1
     };
-    page.call(
-        "Input.dispatchMouseEvent",
-        json!({ "type": kind, "x": x, "y": y, "button": button, "buttons": buttons, "clickCount": click_count }),
-    )
+    page.exec(&DispatchMouseEvent {
+        kind,
+        x,
+        y,
+        button,
+        buttons,
+        click_count,
+    })
     .await?;
     if let Ok(mut m) = page.state.mouse.lock() {
         *m = (x, y);

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::{output, ActionOutput, MAX_QUERY_LIMIT, MAX_WAIT_TIMEOUT_MS};
 use crate::engine::page::{LogEntry, Page};
+use crate::engine::protocol::{CaptureScreenshot, Clip, GetLayoutMetrics};
 use crate::engine::EngineError;
 
 /// Longest full-page screenshot, in CSS pixels, before it is cut (and said so).
@@ -249,25 +250,24 @@ pub async fn wait_for_timeout(w: &WaitForTimeout) -> Result<ActionOutput, Engine
 
 /// A PNG of the viewport or the whole page, base64-encoded.
 pub async fn screenshot_base64(page: &Page, full_page: bool) -> Result<String, EngineError> {
-    let mut params = json!({ "format": "png" });
-    if full_page {
-        let m = page.call("Page.getLayoutMetrics", json!({})).await?;
-        let w = m
-            .pointer("/cssContentSize/width")
-            .and_then(Value::as_f64)
-            .unwrap_or(1280.0);
-        let h = m
-            .pointer("/cssContentSize/height")
-            .and_then(Value::as_f64)
-            .unwrap_or(800.0);
-        params["captureBeyondViewport"] = json!(true);
-        params["clip"] = json!({ "x": 0, "y": 0, "width": w.ceil(), "height": h.min(MAX_FULL_PAGE_HEIGHT).ceil(), "scale": 1 });
-    }
-    let shot = page.call("Page.captureScreenshot", params).await?;
-    shot.get("data")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| EngineError::Internal("captureScreenshot returned no data".into()))
+    let clip = if full_page {
+        let size = page.exec(&GetLayoutMetrics {}).await?.css_content_size;
+        Some(Clip {
+            x: 0.0,
+            y: 0.0,
+            width: size.width.ceil(),
+            height: size.height.min(MAX_FULL_PAGE_HEIGHT).ceil(),
+            scale: 1.0,
+        })
+    } else {
+        None
+    };
+    let shot = CaptureScreenshot {
+        format: "png",
+        capture_beyond_viewport: full_page,
+        clip,
+    };
+    Ok(page.exec(&shot).await?.data)
 }
 
 pub async fn screenshot(page: &Page, s: &Screenshot) -> Result<ActionOutput, EngineError> {

@@ -1,0 +1,367 @@
+//! The CDP commands the engine sends, typed: each struct is one command's params and names its
+//! method and its answer, so a misspelt method, param or answer field fails to compile (or
+//! fails with a clear error) instead of being ignored by the browser. Events stay untyped
+//! (`cdp::Event`): most are read for one or two fields.
+
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub trait Command: Serialize {
+    const METHOD: &'static str;
+    type Returns: DeserializeOwned;
+}
+
+macro_rules! command {
+    ($ty:ident => $method:literal, $ret:ty) => {
+        impl Command for $ty {
+            const METHOD: &'static str = $method;
+            type Returns = $ret;
+        }
+    };
+}
+
+// ---- Browser and Target (browser-level) ----
+
+#[derive(Serialize)]
+pub struct GetVersion {}
+#[derive(Deserialize)]
+pub struct Version {
+    pub product: String,
+}
+command!(GetVersion => "Browser.getVersion", Version);
+
+#[derive(Serialize)]
+pub struct SetDiscoverTargets {
+    pub discover: bool,
+}
+command!(SetDiscoverTargets => "Target.setDiscoverTargets", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateBrowserContext {
+    pub dispose_on_detach: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_bypass_list: Option<String>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserContextCreated {
+    pub browser_context_id: String,
+}
+command!(CreateBrowserContext => "Target.createBrowserContext", BrowserContextCreated);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisposeBrowserContext {
+    pub browser_context_id: String,
+}
+command!(DisposeBrowserContext => "Target.disposeBrowserContext", IgnoredAny);
+
+#[derive(Serialize)]
+pub struct GetBrowserContexts {}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserContexts {
+    pub browser_context_ids: Vec<String>,
+}
+command!(GetBrowserContexts => "Target.getBrowserContexts", BrowserContexts);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateTarget {
+    pub url: String,
+    pub browser_context_id: String,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetCreated {
+    pub target_id: String,
+}
+command!(CreateTarget => "Target.createTarget", TargetCreated);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachToTarget {
+    pub target_id: String,
+    pub flatten: bool,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attached {
+    pub session_id: String,
+}
+command!(AttachToTarget => "Target.attachToTarget", Attached);
+
+/// Attaches children (cross-site iframes, workers) paused, so they can be set up first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetAutoAttach {
+    pub auto_attach: bool,
+    pub wait_for_debugger_on_start: bool,
+    pub flatten: bool,
+}
+command!(SetAutoAttach => "Target.setAutoAttach", IgnoredAny);
+
+// ---- Page ----
+
+#[derive(Serialize)]
+pub struct PageEnable {}
+command!(PageEnable => "Page.enable", IgnoredAny);
+
+#[derive(Serialize)]
+pub struct SetLifecycleEventsEnabled {
+    pub enabled: bool,
+}
+command!(SetLifecycleEventsEnabled => "Page.setLifecycleEventsEnabled", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddScriptToEvaluateOnNewDocument {
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub world_name: Option<String>,
+}
+command!(AddScriptToEvaluateOnNewDocument => "Page.addScriptToEvaluateOnNewDocument", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateIsolatedWorld {
+    pub frame_id: String,
+    pub world_name: String,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IsolatedWorld {
+    pub execution_context_id: i64,
+}
+command!(CreateIsolatedWorld => "Page.createIsolatedWorld", IsolatedWorld);
+
+#[derive(Serialize)]
+pub struct Navigate {
+    pub url: String,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Navigated {
+    /// Absent for a same-document navigation.
+    pub loader_id: Option<String>,
+    pub error_text: Option<String>,
+}
+command!(Navigate => "Page.navigate", Navigated);
+
+#[derive(Serialize)]
+pub struct GetNavigationHistory {}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NavigationHistory {
+    pub current_index: i64,
+    pub entries: Vec<HistoryEntry>,
+}
+#[derive(Deserialize)]
+pub struct HistoryEntry {
+    pub id: i64,
+}
+command!(GetNavigationHistory => "Page.getNavigationHistory", NavigationHistory);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NavigateToHistoryEntry {
+    pub entry_id: i64,
+}
+command!(NavigateToHistoryEntry => "Page.navigateToHistoryEntry", IgnoredAny);
+
+#[derive(Serialize)]
+pub struct Reload {}
+command!(Reload => "Page.reload", IgnoredAny);
+
+#[derive(Serialize, Clone, Copy)]
+pub struct Clip {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    pub scale: f64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptureScreenshot {
+    pub format: &'static str,
+    pub capture_beyond_viewport: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip: Option<Clip>,
+}
+#[derive(Deserialize)]
+pub struct Screenshot {
+    /// Base64 image.
+    pub data: String,
+}
+command!(CaptureScreenshot => "Page.captureScreenshot", Screenshot);
+
+#[derive(Serialize)]
+pub struct GetLayoutMetrics {}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayoutMetrics {
+    pub css_content_size: Size,
+}
+#[derive(Deserialize)]
+pub struct Size {
+    pub width: f64,
+    pub height: f64,
+}
+command!(GetLayoutMetrics => "Page.getLayoutMetrics", LayoutMetrics);
+
+#[derive(Serialize)]
+pub struct HandleJavaScriptDialog {
+    pub accept: bool,
+}
+command!(HandleJavaScriptDialog => "Page.handleJavaScriptDialog", IgnoredAny);
+
+// ---- Runtime ----
+
+#[derive(Serialize)]
+pub struct RuntimeEnable {}
+command!(RuntimeEnable => "Runtime.enable", IgnoredAny);
+
+#[derive(Serialize)]
+pub struct RunIfWaitingForDebugger {}
+command!(RunIfWaitingForDebugger => "Runtime.runIfWaitingForDebugger", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluate {
+    pub expression: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_id: Option<i64>,
+    pub return_by_value: bool,
+    pub await_promise: bool,
+    /// Milliseconds; the browser stops the script after it.
+    pub timeout: u64,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluated {
+    #[serde(default)]
+    pub result: RemoteValue,
+    pub exception_details: Option<ExceptionDetails>,
+}
+#[derive(Deserialize, Default)]
+pub struct RemoteValue {
+    #[serde(default)]
+    pub value: Value,
+}
+#[derive(Deserialize)]
+pub struct ExceptionDetails {
+    #[serde(default)]
+    pub text: String,
+    pub exception: Option<ExceptionObject>,
+}
+#[derive(Deserialize)]
+pub struct ExceptionObject {
+    pub description: Option<String>,
+}
+command!(Evaluate => "Runtime.evaluate", Evaluated);
+
+// ---- Emulation ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetDeviceMetricsOverride {
+    pub width: u32,
+    pub height: u32,
+    pub device_scale_factor: f64,
+    pub mobile: bool,
+}
+command!(SetDeviceMetricsOverride => "Emulation.setDeviceMetricsOverride", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetUserAgentOverride {
+    pub user_agent: String,
+    pub accept_language: String,
+    pub platform: String,
+}
+command!(SetUserAgentOverride => "Emulation.setUserAgentOverride", IgnoredAny);
+
+// ---- Input ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DispatchMouseEvent {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub x: f64,
+    pub y: f64,
+    pub button: &'static str,
+    pub buttons: u32,
+    pub click_count: u32,
+}
+command!(DispatchMouseEvent => "Input.dispatchMouseEvent", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DispatchKeyEvent {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub key: String,
+    pub code: String,
+    pub windows_virtual_key_code: u32,
+    pub native_virtual_key_code: u32,
+    pub modifiers: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmodified_text: Option<String>,
+}
+command!(DispatchKeyEvent => "Input.dispatchKeyEvent", IgnoredAny);
+
+#[derive(Serialize)]
+pub struct InsertText {
+    pub text: String,
+}
+command!(InsertText => "Input.insertText", IgnoredAny);
+
+// ---- Fetch (the navigation policy's interception) ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestPattern {
+    pub url_pattern: &'static str,
+    pub request_stage: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct FetchEnable {
+    pub patterns: Vec<RequestPattern>,
+}
+impl FetchEnable {
+    /// Every request, paused before it is sent.
+    pub fn all_requests() -> Self {
+        Self {
+            patterns: vec![RequestPattern {
+                url_pattern: "*",
+                request_stage: "Request",
+            }],
+        }
+    }
+}
+command!(FetchEnable => "Fetch.enable", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContinueRequest {
+    pub request_id: String,
+}
+command!(ContinueRequest => "Fetch.continueRequest", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailRequest {
+    pub request_id: String,
+    pub error_reason: &'static str,
+}
+command!(FailRequest => "Fetch.failRequest", IgnoredAny);
