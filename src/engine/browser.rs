@@ -26,6 +26,8 @@ pub struct Browser {
     /// `Chrome/156.0.8078.79` as the browser reports it.
     pub product: String,
     alive: AtomicBool,
+    /// Becomes true once the process is reaped and its profile dir removed.
+    exited: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Browser {
@@ -61,17 +63,19 @@ impl Browser {
         let discover = SetDiscoverTargets { discover: true };
         let _ = conn.exec(&discover, Duration::from_secs(10)).await;
 
+        let (exited_tx, exited) = tokio::sync::watch::channel(false);
         let browser = Arc::new(Self {
             conn: conn.clone(),
             pid,
             generation,
             product,
             alive: AtomicBool::new(true),
+            exited,
         });
         let weak = Arc::downgrade(&browser);
         tokio::spawn(async move {
             // The profile dir lives exactly as long as the process.
-            let _profile = profile;
+            let profile = profile;
             let reason = loop {
                 tokio::select! {
                     status = child.wait() => {
@@ -94,6 +98,10 @@ impl Browser {
             if let Some(b) = weak.upgrade() {
                 b.alive.store(false, Ordering::SeqCst);
             }
+            // The rest of the group (zygote, renderers) goes with the browser.
+            launch::kill_group(pid);
+            profile.remove().await;
+            let _ = exited_tx.send(true);
             let _ = deaths.send(BrowserDeath { generation, reason });
         });
         tracing::info!(generation, pid, product = %browser.product, "browser started");
@@ -107,6 +115,13 @@ impl Browser {
     /// Kills the process group; the supervisor then reports the death.
     pub fn kill(&self) {
         launch::kill_group(self.pid);
+    }
+
+    /// Kills the browser and waits (up to `timeout`) until it is reaped and its profile removed.
+    pub async fn kill_and_wait(&self, timeout: Duration) {
+        self.kill();
+        let mut exited = self.exited.clone();
+        let _ = tokio::time::timeout(timeout, exited.wait_for(|done| *done)).await;
     }
 
     /// A real-browser user agent for the stealth profile (no "Headless").

@@ -32,6 +32,18 @@ impl ProfileDir {
     pub fn path(&self) -> &Path {
         &self.0
     }
+
+    /// Removes the dir once the browser has exited. Its child processes may still be writing
+    /// for a moment, so a failed removal is retried briefly.
+    pub async fn remove(self) {
+        for _ in 0..20 {
+            if std::fs::remove_dir_all(&self.0).is_ok() || !self.0.exists() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tracing::warn!(dir = %self.0.display(), "could not remove the browser profile dir");
+    }
 }
 
 impl Drop for ProfileDir {

@@ -228,8 +228,9 @@ impl Engine {
             .map(|mut p| p.drain(..).collect())
             .unwrap_or_default();
         drop(pages);
-        if let Some(b) = self.inner.browser.lock().await.take() {
-            b.kill();
+        let browser = self.inner.browser.lock().await.take();
+        if let Some(b) = browser {
+            b.kill_and_wait(Duration::from_secs(5)).await;
         }
     }
 }
