@@ -259,7 +259,13 @@ async fn bad_inputs_answer_clear_errors() {
             504,
             &["timed out after 300 ms", "#never"],
         ),
-        ("snapshot", json!({}), 501, &["snapshot"]),
+        (
+            "snapshot",
+            json!({ "maxNbActions": 0 }),
+            400,
+            &["max_nb_actions"],
+        ),
+        ("step", json!({ "id": "B999" }), 400, &["observe again"]),
     ];
     for (kind, payload, status, words) in &cases {
         let (got, v) = pp.act(ALICE, &id, kind, payload.clone()).await;

@@ -43,9 +43,10 @@ impl ApiError {
 /// The status an engine failure answers with, whatever the protocol.
 pub fn engine_status(e: &EngineError) -> StatusCode {
     match e {
-        EngineError::BadInput(_) | EngineError::NoMatch { .. } | EngineError::Blocked(_) => {
-            StatusCode::BAD_REQUEST
-        }
+        EngineError::BadInput(_)
+        | EngineError::NoMatch { .. }
+        | EngineError::Blocked(_)
+        | EngineError::Stale(_) => StatusCode::BAD_REQUEST,
         EngineError::Navigation(_) => StatusCode::BAD_GATEWAY,
         EngineError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         EngineError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,

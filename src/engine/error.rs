@@ -18,6 +18,9 @@ pub enum EngineError {
     /// Understood, but this server does not do it.
     #[error("{0}")]
     Unsupported(String),
+    /// An agent id that no longer resolves: the agent must observe again.
+    #[error("{0}")]
+    Stale(String),
     /// The navigation policy refused a URL.
     #[error("{0}")]
     Blocked(String),

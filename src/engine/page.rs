@@ -72,6 +72,8 @@ pub struct PageState {
     pub mouse: Mutex<(f64, f64)>,
     /// frameId -> execution context id of our isolated world in that frame.
     worlds: Mutex<HashMap<String, i64>>,
+    /// What each agent id of the last observe does when stepped on.
+    pub kinds: Mutex<HashMap<String, action_space::Kind>>,
 }
 
 impl PageState {

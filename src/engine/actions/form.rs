@@ -3,8 +3,8 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::pointer::{locate, mouse_click, settle, MouseButton};
-use super::ActionOutput;
+use super::pointer::{locate, mouse_click, settle, Locator, MouseButton};
+use super::{js, ActionOutput};
 use crate::engine::page::Page;
 use crate::engine::protocol::InsertText;
 use crate::engine::EngineError;
@@ -49,41 +49,43 @@ fn yes() -> bool {
     true
 }
 
-fn refused(selector: &str, why: &str, details: Map<String, Value>) -> EngineError {
+fn refused(loc: Locator<'_>, why: &str, details: Map<String, Value>) -> EngineError {
     EngineError::NoMatch {
-        message: format!("cannot act on `{selector}`: {why}"),
+        message: format!("cannot act on {}: {why}", loc.describe()),
         details,
     }
 }
 
 pub async fn fill(page: &Page, f: &Fill) -> Result<ActionOutput, EngineError> {
-    let el = locate(page, &f.selector, f.timeout_ms, false).await?;
+    fill_el(page, Locator::Css(&f.selector), &f.value, f.timeout_ms).await
+}
+
+/// Replaces an element's value: focus, select its content, insert the text (a real edit).
+pub async fn fill_el(
+    page: &Page,
+    loc: Locator<'_>,
+    value: &str,
+    timeout_ms: Option<u64>,
+) -> Result<ActionOutput, EngineError> {
+    let el = locate(page, loc, timeout_ms, false).await?;
     let prep = page
-        .eval(
-            include_str!("../js/fill.js"),
-            &json!({ "selector": f.selector, "value": f.value }),
-        )
+        .eval(js::FILL, &loc.arg(json!({ "value": value })))
         .await?;
     if let Some(why) = prep.get("error").and_then(Value::as_str) {
-        return Err(refused(&f.selector, why, el.details));
+        return Err(refused(loc, why, el.details));
     }
     if prep["mode"] == "type" {
-        if f.value.is_empty() {
+        if value.is_empty() {
             // Deleting the selection empties the field with a real key event.
             super::keyboard::press_named(page, "Backspace").await?;
         } else {
             page.exec(&InsertText {
-                text: f.value.clone(),
+                text: value.to_string(),
             })
             .await?;
         }
     }
-    let value = page
-        .eval(
-            include_str!("../js/read_value.js"),
-            &json!({ "selector": f.selector }),
-        )
-        .await?;
+    let value = page.eval(js::READ_VALUE, &loc.arg(json!({}))).await?;
     let mut out = el.details;
     out.insert("value".into(), value);
     Ok(out)
@@ -100,23 +102,30 @@ pub async fn select(page: &Page, s: &Select) -> Result<ActionOutput, EngineError
             ))
         }
     };
-    let el = locate(page, &s.selector, s.timeout_ms, false).await?;
+    select_el(page, Locator::Css(&s.selector), &values, s.timeout_ms).await
+}
+
+/// Selects options of a `<select>` by value or label.
+pub async fn select_el(
+    page: &Page,
+    loc: Locator<'_>,
+    values: &[String],
+    timeout_ms: Option<u64>,
+) -> Result<ActionOutput, EngineError> {
+    let el = locate(page, loc, timeout_ms, false).await?;
     let res = page
-        .eval(
-            include_str!("../js/select.js"),
-            &json!({ "selector": s.selector, "values": values }),
-        )
+        .eval(js::SELECT, &loc.arg(json!({ "values": values })))
         .await?;
     if let Some(why) = res.get("error").and_then(Value::as_str) {
-        return Err(refused(&s.selector, why, el.details));
+        return Err(refused(loc, why, el.details));
     }
     if let Some(missing) = res.get("missing").and_then(Value::as_str) {
         let mut details = el.details;
         details.insert("options".into(), res["options"].clone());
         return Err(EngineError::NoMatch {
             message: format!(
-                "no option of `{}` has the value or label `{missing}`",
-                s.selector
+                "no option of {} has the value or label `{missing}`",
+                loc.describe()
             ),
             details,
         });
@@ -128,36 +137,45 @@ pub async fn select(page: &Page, s: &Select) -> Result<ActionOutput, EngineError
 }
 
 pub async fn check(page: &Page, c: &Check) -> Result<ActionOutput, EngineError> {
-    let el = locate(page, &c.selector, c.timeout_ms, false).await?;
+    check_el(page, Locator::Css(&c.selector), c.checked, c.timeout_ms).await
+}
+
+/// Brings a checkbox, radio or aria-checked element to `checked` by clicking it if needed.
+pub async fn check_el(
+    page: &Page,
+    loc: Locator<'_>,
+    checked: bool,
+    timeout_ms: Option<u64>,
+) -> Result<ActionOutput, EngineError> {
+    let el = locate(page, loc, timeout_ms, false).await?;
     let Some(before) = el.raw["checked"].as_bool() else {
         return Err(refused(
-            &c.selector,
+            loc,
             "it is not a checkbox, radio button or aria-checked element",
             el.details,
         ));
     };
     let mut out = el.details;
-    if before != c.checked {
+    if before != checked {
         let events = page.events()?;
         mouse_click(page, el.point.0, el.point.1, MouseButton::Left, 1).await?;
         settle(page, events).await?;
-        let after = locate(page, &c.selector, Some(0), false).await?;
-        if after.raw["checked"].as_bool() != Some(c.checked) {
-            let why = if !c.checked
-                && after
-                    .raw
-                    .pointer("/attributes/type")
-                    .and_then(Value::as_str)
-                    == Some("radio")
-            {
+        let after = locate(page, loc, Some(0), false).await?;
+        if after.raw["checked"].as_bool() != Some(checked) {
+            let radio = after
+                .raw
+                .pointer("/attributes/type")
+                .and_then(Value::as_str)
+                == Some("radio");
+            let why = if !checked && radio {
                 "a radio button cannot be unchecked; check another one of its group"
             } else {
                 "clicking it did not change its state (is it disabled or covered?)"
             };
-            return Err(refused(&c.selector, why, after.details));
+            return Err(refused(loc, why, after.details));
         }
     }
-    out.insert("checked".into(), Value::Bool(c.checked));
-    out.insert("changed".into(), Value::Bool(before != c.checked));
+    out.insert("checked".into(), Value::Bool(checked));
+    out.insert("changed".into(), Value::Bool(before != checked));
     Ok(out)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::pointer::{locate, settle};
+use super::pointer::{locate, settle, Locator};
 use super::{output, ActionOutput};
 use crate::engine::page::Page;
 use crate::engine::protocol::{DispatchKeyEvent, InsertText};
@@ -135,7 +135,7 @@ async fn focus(
     timeout_ms: Option<u64>,
 ) -> Result<(), EngineError> {
     if let Some(sel) = selector {
-        locate(page, sel, timeout_ms, true).await?;
+        locate(page, Locator::Css(sel), timeout_ms, true).await?;
     }
     Ok(())
 }

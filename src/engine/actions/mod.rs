@@ -3,8 +3,10 @@
 //! richest of the three. Unknown payload keys are ignored.
 
 mod form;
+mod js;
 mod keyboard;
 mod navigate;
+pub mod observe;
 mod pointer;
 mod read;
 
@@ -87,7 +89,8 @@ actions! {
     "console" => Console(read::Logs),
     "errors" => Errors(read::Logs),
     "batch" => Batch(Batch),
-    "snapshot" => Snapshot(Empty),
+    "snapshot" => Snapshot(observe::ObserveOptions),
+    "step" => Step(observe::Step),
 }
 
 fn parse_payload<T: DeserializeOwned>(payload: Value) -> Result<T, String> {
@@ -165,6 +168,7 @@ impl Action {
             Action::Content(c) => c.validate(),
             Action::Scroll(s) => s.validate(),
             Action::Goto(g) => g.validate(),
+            Action::Snapshot(o) => o.validate(),
             Action::Back(h) | Action::Forward(h) | Action::Reload(h) => h.validate(),
             _ => Ok(()),
         }
@@ -204,9 +208,8 @@ pub async fn run(
         Action::Console(l) => Ok(read::logs(&page.state.console, l)),
         Action::Errors(l) => Ok(read::logs(&page.state.errors, l)),
         Action::Batch(b) => Box::pin(batch(page, policy, b)).await,
-        Action::Snapshot(_) => Err(EngineError::Unsupported(
-            "the `snapshot` action answers the agent API's action space, which this server does not have yet".into(),
-        )),
+        Action::Snapshot(o) => observe::snapshot(page, o).await,
+        Action::Step(s) => observe::step(page, s).await,
     }
 }
 

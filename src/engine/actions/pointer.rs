@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{output, ActionOutput, MAX_DRAG_POINTS};
+use super::{js, output, ActionOutput, MAX_DRAG_POINTS};
 use crate::engine::page::Page;
 use crate::engine::protocol::DispatchMouseEvent;
 use crate::engine::EngineError;
@@ -94,6 +94,34 @@ impl Drag {
     }
 }
 
+/// Which element an action means: a CSS selector (Capture) or an agent id (observe/step).
+#[derive(Debug, Clone, Copy)]
+pub enum Locator<'a> {
+    Css(&'a str),
+    Id(&'a str),
+}
+
+impl Locator<'_> {
+    /// The helper argument naming the element, plus `extra` fields.
+    pub fn arg(&self, extra: Value) -> Value {
+        let mut v = match *self {
+            Locator::Css(s) => json!({ "selector": s }),
+            Locator::Id(id) => json!({ "id": id }),
+        };
+        if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), extra) {
+            obj.extend(more);
+        }
+        v
+    }
+
+    pub fn describe(&self) -> String {
+        match *self {
+            Locator::Css(s) => format!("`{s}`"),
+            Locator::Id(id) => format!("id {id}"),
+        }
+    }
+}
+
 /// What the locator reported of an element that is there and visible.
 pub struct Located {
     pub point: (f64, f64),
@@ -102,26 +130,39 @@ pub struct Located {
     pub raw: Value,
 }
 
-/// Waits (up to `timeout_ms`) for `selector` to match a visible element, scrolled into view.
+/// Waits (up to `timeout_ms`) for the element to exist and be visible, scrolled into view.
+/// An agent id is not waited for: it resolves now, or it is stale.
 pub async fn locate(
     page: &Page,
-    selector: &str,
+    loc: Locator<'_>,
     timeout_ms: Option<u64>,
     focus: bool,
 ) -> Result<Located, EngineError> {
-    if selector.trim().is_empty() {
-        return Err(EngineError::BadInput(
-            "payload.selector must not be empty".into(),
-        ));
+    if let Locator::Css(s) = loc {
+        if s.trim().is_empty() {
+            return Err(EngineError::BadInput(
+                "payload.selector must not be empty".into(),
+            ));
+        }
     }
-    let timeout = Duration::from_millis(timeout_ms.unwrap_or(DEFAULT_ELEMENT_TIMEOUT_MS));
+    let timeout = match loc {
+        Locator::Css(_) => Duration::from_millis(timeout_ms.unwrap_or(DEFAULT_ELEMENT_TIMEOUT_MS)),
+        Locator::Id(_) => Duration::ZERO,
+    };
     let started = Instant::now();
-    let arg = json!({ "selector": selector, "scroll": true, "focus": focus });
+    let arg = loc.arg(json!({ "scroll": true, "focus": focus }));
     loop {
-        let found = page.eval(include_str!("../js/locate.js"), &arg).await?;
+        let found = page.eval(js::LOCATE, &arg).await?;
         if let Some(why) = found.get("invalid").and_then(Value::as_str) {
             return Err(EngineError::BadInput(format!(
-                "payload.selector `{selector}` is not a valid CSS selector: {why}"
+                "payload.selector {} is not a valid CSS selector: {why}",
+                loc.describe()
+            )));
+        }
+        if found["stale"] == true {
+            return Err(EngineError::Stale(format!(
+                "stale action id, observe again: {} no longer matches an element of this page",
+                loc.describe()
             )));
         }
         let matched = found["matched"].as_bool().unwrap_or(false);
@@ -140,16 +181,20 @@ pub async fn locate(
             }
         }
         if started.elapsed() >= timeout {
-            let message = if matched {
-                format!(
-                    "element matching `{selector}` is not visible (waited {} ms)",
+            let message = match (matched, loc) {
+                (true, Locator::Id(id)) => {
+                    format!("element {id} is not visible now; observe again")
+                }
+                (true, _) => format!(
+                    "element matching {} is not visible (waited {} ms)",
+                    loc.describe(),
                     timeout.as_millis()
-                )
-            } else {
-                format!(
-                    "no element matches `{selector}` (waited {} ms)",
+                ),
+                (false, _) => format!(
+                    "no element matches {} (waited {} ms)",
+                    loc.describe(),
                     timeout.as_millis()
-                )
+                ),
             };
             return Err(EngineError::NoMatch {
                 message,
@@ -185,10 +230,28 @@ fn diagnostics(found: &Value) -> Map<String, Value> {
 }
 
 pub async fn click(page: &Page, t: &Target) -> Result<ActionOutput, EngineError> {
-    let el = locate(page, &t.selector, t.timeout_ms, false).await?;
+    click_el(
+        page,
+        Locator::Css(&t.selector),
+        t.timeout_ms,
+        t.button,
+        t.click_count,
+    )
+    .await
+}
+
+/// Clicks an element at a point a hit test says is really it, with trusted input events.
+pub async fn click_el(
+    page: &Page,
+    loc: Locator<'_>,
+    timeout_ms: Option<u64>,
+    button: MouseButton,
+    count: u32,
+) -> Result<ActionOutput, EngineError> {
+    let el = locate(page, loc, timeout_ms, false).await?;
     let (x, y) = el.point;
     let events = page.events()?;
-    mouse_click(page, x, y, t.button, t.click_count.clamp(1, 3)).await?;
+    mouse_click(page, x, y, button, count.clamp(1, 3)).await?;
     settle(page, events).await?;
     let mut out = el.details;
     out.insert("clickedPoint".into(), json!({ "x": x, "y": y }));
@@ -200,7 +263,7 @@ pub async fn click(page: &Page, t: &Target) -> Result<ActionOutput, EngineError>
 }
 
 pub async fn hover(page: &Page, t: &Target) -> Result<ActionOutput, EngineError> {
-    let el = locate(page, &t.selector, t.timeout_ms, false).await?;
+    let el = locate(page, Locator::Css(&t.selector), t.timeout_ms, false).await?;
     let (x, y) = el.point;
     mouse(page, "mouseMoved", x, y, "none", 0).await?;
     let mut out = el.details;

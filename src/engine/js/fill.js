@@ -2,8 +2,8 @@
 // replaces it. Inputs without text editing (date, color, range, ...) get their value set
 // directly, with the input and change events a picker would fire. Runs in the isolated world.
 function (a) {
-  const el = document.querySelector(a.selector);
-  if (!el) return { error: 'element is gone' };
+  const el = find(a);
+  if (!el || el.stale) return { error: 'element is gone' };
   if (el.disabled) return { error: 'element is disabled' };
   if (el.isContentEditable) {
     el.focus();

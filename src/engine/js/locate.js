@@ -1,19 +1,28 @@
-// Finds the first element matching a CSS selector, optionally scrolls it into view and focuses
-// it, and reports what a click there would hit. Runs in the isolated world.
+// Finds an element (find.js), optionally scrolls it into view and focuses it, and reports what
+// a click there would hit, in main-frame viewport coordinates. Runs in the isolated world.
 function (a) {
   let el;
-  try { el = document.querySelector(a.selector); } catch (e) { return { invalid: String(e && e.message || e) }; }
+  try { el = find(a); } catch (e) { return e; }
   if (!el) return { matched: false };
+  if (el.stale) return el;
   if (a.scroll && el.scrollIntoView) el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
   if (a.focus && el.focus) el.focus({ preventScroll: true });
+  // An element of a same-origin iframe: its viewport is the frame's; add the frames' offsets.
+  let ox = 0, oy = 0;
+  for (let w = el.ownerDocument.defaultView; w && w.frameElement; w = w.frameElement.ownerDocument.defaultView) {
+    const fe = w.frameElement, fr = fe.getBoundingClientRect(), cs = getComputedStyle(fe);
+    ox += fr.left + parseFloat(cs.borderLeftWidth || 0) + parseFloat(cs.paddingLeft || 0);
+    oy += fr.top + parseFloat(cs.borderTopWidth || 0) + parseFloat(cs.paddingTop || 0);
+  }
+  const view = el.ownerDocument.defaultView || window;
+  const vw = view.innerWidth, vh = view.innerHeight;
   const r = el.getBoundingClientRect();
-  const style = getComputedStyle(el);
+  const style = view.getComputedStyle(el);
   const visible = r.width > 0 && r.height > 0 && style.visibility !== 'hidden' &&
     style.display !== 'none' && parseFloat(style.opacity || '1') > 0;
   const attributes = {};
   for (const at of el.attributes) attributes[at.name] = at.value;
-  const vw = window.innerWidth, vh = window.innerHeight;
-  const root = el.getRootNode && el.getRootNode().elementFromPoint ? el.getRootNode() : document;
+  const root = el.getRootNode && el.getRootNode().elementFromPoint ? el.getRootNode() : el.ownerDocument;
   let point = null, obscuredBy = null;
   if (visible) {
     // Probe the centre of each client rect (an inline link that wraps has several).
@@ -34,7 +43,9 @@ function (a) {
   const text = (el.innerText || el.value || el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 300);
   return {
     matched: true, visible, tagName: el.tagName.toLowerCase(), elementText: text, attributes,
-    boundingBox: { x: r.x, y: r.y, width: r.width, height: r.height }, point, obscuredBy,
+    boundingBox: { x: r.x + ox, y: r.y + oy, width: r.width, height: r.height },
+    point: point && { x: point.x + ox, y: point.y + oy }, obscuredBy,
+    role: el.getAttribute('role') || '', type: (el.type || '').toString().toLowerCase(),
     checked: checkedState(el),
     editable: el.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName),
   };

@@ -1,7 +1,7 @@
 // Selects options of a <select> by value or visible label, firing input and change events.
 function (a) {
-  const el = document.querySelector(a.selector);
-  if (!el) return { error: 'element is gone' };
+  const el = find(a);
+  if (!el || el.stale) return { error: 'element is gone' };
   if (el.tagName !== 'SELECT') return { error: 'element is a <' + el.tagName.toLowerCase() + '>, not a <select>' };
   if (el.disabled) return { error: 'element is disabled' };
   const opts = Array.from(el.options);

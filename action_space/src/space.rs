@@ -1,0 +1,355 @@
+//! Snapshot -> the agent's action space: one action per interactive element, with an id the
+//! agent answers with, a kind that decides what a step does, a category and a description;
+//! listed viewport-first under `max_nb_actions` and a character budget, never cut silently.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::snapshot::{Node, Snapshot};
+
+/// What running an id does. DESIGN.md: the id's kind decides the action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Click,
+    Fill,
+    Check,
+    SelectDropdownOption,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Click => "click",
+            Kind::Fill => "fill",
+            Kind::Check => "check",
+            Kind::SelectDropdownOption => "select_dropdown_option",
+        }
+    }
+}
+
+/// A parameter an action takes (seed 002's `params`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Param {
+    pub name: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Action {
+    pub id: String,
+    pub kind: Kind,
+    pub category: String,
+    pub description: String,
+    pub params: Vec<Param>,
+    pub in_viewport: bool,
+    pub disabled: bool,
+    /// The value a fill/select/check would set by default (current value, first option, toggle).
+    pub default_value: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Actions listed at most (viewport first).
+    pub max_nb_actions: usize,
+    /// Actions listed at least, whatever the character budget says.
+    pub min_nb_actions: usize,
+    /// Character budget of `space.markdown`.
+    pub max_chars: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_nb_actions: 100,
+            min_nb_actions: 1,
+            max_chars: 20_000,
+        }
+    }
+}
+
+/// The listed part of the space and what was left out.
+#[derive(Debug, Clone)]
+pub struct Space {
+    /// Listed actions, in document order.
+    pub actions: Vec<Action>,
+    /// Every id of the page, listed or not: a step may use any of them.
+    pub all_ids: Vec<String>,
+    pub omitted: usize,
+    pub omitted_below_fold: usize,
+    pub markdown: String,
+}
+
+pub fn kind_of(n: &Node) -> Kind {
+    let ty = n.input_type.as_deref().unwrap_or("");
+    match n.role.as_str() {
+        "checkbox" | "radio" | "switch" => Kind::Check,
+        "combobox" | "listbox" if n.tag == "select" => Kind::SelectDropdownOption,
+        "textbox" | "searchbox" | "spinbutton" | "combobox" => Kind::Fill,
+        "slider" if n.tag == "input" => Kind::Fill,
+        _ if n.tag == "input"
+            && matches!(
+                ty,
+                "date" | "time" | "datetime-local" | "month" | "week" | "color"
+            ) =>
+        {
+            Kind::Fill
+        }
+        _ => Kind::Click,
+    }
+}
+
+fn quote(s: &str, max: usize) -> String {
+    let mut t: String = s.chars().take(max).collect();
+    if s.chars().count() > max {
+        t.push('…');
+    }
+    format!("\"{t}\"")
+}
+
+/// `Email address — text input, placeholder "you@example.com"`.
+pub fn describe(n: &Node) -> String {
+    let kind = kind_of(n);
+    let ty = n.input_type.as_deref().unwrap_or("");
+    let what = match (n.role.as_str(), n.tag.as_str()) {
+        ("link", _) => "link".to_string(),
+        ("checkbox", _) => "checkbox".into(),
+        ("radio", _) => "radio button".into(),
+        ("switch", _) => "switch".into(),
+        ("tab", _) => "tab".into(),
+        ("option", _) => "option".into(),
+        (r, _) if r.starts_with("menuitem") => "menu item".into(),
+        (_, "select") => if n.multiple {
+            "multi-select"
+        } else {
+            "dropdown"
+        }
+        .into(),
+        (_, "textarea") => "text area".into(),
+        (_, "input") if kind == Kind::Fill => {
+            format!("{} input", if ty.is_empty() { "text" } else { ty })
+        }
+        ("textbox", _) if ty == "contenteditable" => "editable text".into(),
+        ("button", "input") if ty == "submit" => "submit button".into(),
+        ("button", "button") if ty == "submit" => "submit button".into(),
+        ("button", _) => "button".into(),
+        ("generic", t) => format!("clickable {t}"),
+        (r, _) => r.to_string(),
+    };
+    let name = if !n.name.is_empty() {
+        n.name.clone()
+    } else if let Some(p) = &n.placeholder {
+        p.clone()
+    } else if let Some(h) = &n.href {
+        h.clone()
+    } else {
+        format!("unnamed {what}")
+    };
+    let mut d = format!("{name} — {what}");
+    if let Some(h) = &n.href {
+        let _ = write!(d, " → {}", short_url(h));
+    }
+    if let Some(p) = n.placeholder.as_ref().filter(|p| **p != name) {
+        let _ = write!(d, ", placeholder {}", quote(p, 60));
+    }
+    if let Some(v) = n
+        .value
+        .as_ref()
+        .filter(|v| !v.is_empty() && kind == Kind::Fill)
+    {
+        let _ = write!(d, ", value {}", quote(v, 60));
+    }
+    if !n.options.is_empty() {
+        let labels: Vec<String> = n
+            .options
+            .iter()
+            .take(12)
+            .map(|(_, l, _)| quote(l, 40))
+            .collect();
+        let _ = write!(d, ", options {}", labels.join(" "));
+        let more = n.options.len().saturating_sub(12) + n.more_options.unwrap_or(0);
+        if more > 0 {
+            let _ = write!(d, " (+{more} more)");
+        }
+        let selected: Vec<&str> = n
+            .options
+            .iter()
+            .filter(|o| o.2)
+            .map(|o| o.1.as_str())
+            .collect();
+        if !selected.is_empty() {
+            let _ = write!(d, ", selected {}", quote(&selected.join(", "), 60));
+        }
+    }
+    if let Some(c) = n.checked {
+        d.push_str(if c { ", checked" } else { ", unchecked" });
+    }
+    if let Some(e) = n.expanded {
+        d.push_str(if e { ", expanded" } else { ", collapsed" });
+    }
+    if n.required {
+        d.push_str(", required");
+    }
+    if n.readonly {
+        d.push_str(", read-only");
+    }
+    if n.disabled {
+        d.push_str(" (disabled)");
+    }
+    if n.frame > 0 {
+        d.push_str(" (in iframe)");
+    }
+    d
+}
+
+/// A link target, at most 80 characters.
+fn short_url(u: &str) -> String {
+    match u.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &u[..i]),
+        None => u.to_string(),
+    }
+}
+
+fn params_of(n: &Node, kind: Kind) -> (Vec<Param>, Option<serde_json::Value>) {
+    match kind {
+        Kind::Click => (Vec::new(), None),
+        Kind::Fill => {
+            let current = n
+                .value
+                .clone()
+                .filter(|_| n.input_type.as_deref() != Some("password"));
+            (
+                vec![Param {
+                    name: "value",
+                    kind: "string",
+                    default: current.clone(),
+                    values: Vec::new(),
+                }],
+                Some(serde_json::Value::String(current.unwrap_or_default())),
+            )
+        }
+        Kind::Check => {
+            let now = n.checked.unwrap_or(false);
+            (
+                vec![Param {
+                    name: "value",
+                    kind: "bool",
+                    default: Some((!now).to_string()),
+                    values: Vec::new(),
+                }],
+                Some(serde_json::Value::Bool(!now)),
+            )
+        }
+        Kind::SelectDropdownOption => {
+            let values: Vec<String> = n.options.iter().map(|(_, l, _)| l.clone()).collect();
+            let selected = n
+                .options
+                .iter()
+                .find(|o| o.2)
+                .or(n.options.first())
+                .map(|o| o.1.clone());
+            (
+                vec![Param {
+                    name: "value",
+                    kind: "string",
+                    default: selected.clone(),
+                    values,
+                }],
+                Some(serde_json::Value::String(selected.unwrap_or_default())),
+            )
+        }
+    }
+}
+
+/// Builds the listed space: viewport first, capped by count and characters, grouped by
+/// category in document order, with an explicit line for what was left out.
+pub fn build(snap: &Snapshot, opts: &Options, page_line: &str) -> Space {
+    let all: Vec<Action> = snap
+        .nodes
+        .iter()
+        .map(|n| {
+            let kind = kind_of(n);
+            let (params, default_value) = params_of(n, kind);
+            Action {
+                id: n.id.clone(),
+                kind,
+                category: if n.context.is_empty() {
+                    "page".into()
+                } else {
+                    n.context.clone()
+                },
+                description: describe(n),
+                params,
+                in_viewport: n.in_view,
+                disabled: n.disabled,
+                default_value,
+            }
+        })
+        .collect();
+    let all_ids = all.iter().map(|a| a.id.clone()).collect();
+
+    // Viewport first, each part in document order.
+    let mut order: Vec<usize> = (0..all.len()).filter(|&i| all[i].in_viewport).collect();
+    order.extend((0..all.len()).filter(|&i| !all[i].in_viewport));
+    let min = opts.min_nb_actions.min(opts.max_nb_actions);
+    let mut chosen = Vec::new();
+    let mut chars = page_line.len();
+    for i in order {
+        if chosen.len() >= opts.max_nb_actions {
+            break;
+        }
+        let line = all[i].id.len() + all[i].description.len() + 6;
+        if chosen.len() >= min && chars + line > opts.max_chars {
+            break;
+        }
+        chars += line;
+        chosen.push(i);
+    }
+    chosen.sort_unstable();
+    let omitted_idx: Vec<usize> = (0..all.len())
+        .filter(|i| chosen.binary_search(i).is_err())
+        .collect();
+    let omitted_below_fold = omitted_idx.iter().filter(|&&i| !all[i].in_viewport).count();
+    let actions: Vec<Action> = chosen.iter().map(|&i| all[i].clone()).collect();
+
+    let mut md = String::new();
+    md.push_str(page_line);
+    md.push('\n');
+    let mut current: Option<&str> = None;
+    for a in &actions {
+        if current != Some(a.category.as_str()) {
+            let _ = write!(md, "\n## {}\n", a.category);
+            current = Some(a.category.as_str());
+        }
+        let below = if a.in_viewport {
+            ""
+        } else {
+            " (below the fold)"
+        };
+        let _ = writeln!(md, "* {}: {}{below}", a.id, a.description);
+    }
+    if actions.is_empty() {
+        md.push_str("\nNo interactive elements on this page.\n");
+    }
+    if !omitted_idx.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n… {} more actions not listed ({} below the fold): scroll, or observe with a larger max_nb_actions",
+            omitted_idx.len(),
+            omitted_below_fold
+        );
+    }
+    Space {
+        actions,
+        all_ids,
+        omitted: omitted_idx.len(),
+        omitted_below_fold,
+        markdown: md,
+    }
+}

@@ -1,0 +1,19 @@
+//! The element helpers, each compiled with `find` (js/find.js) in scope, so one lookup serves
+//! CSS selectors and agent ids alike.
+
+macro_rules! with_find {
+    ($file:literal) => {
+        concat!(
+            "function (a) {\n",
+            include_str!("../js/find.js"),
+            "\nreturn (",
+            include_str!($file),
+            ")(a);\n}"
+        )
+    };
+}
+
+pub const LOCATE: &str = with_find!("../js/locate.js");
+pub const FILL: &str = with_find!("../js/fill.js");
+pub const SELECT: &str = with_find!("../js/select.js");
+pub const READ_VALUE: &str = with_find!("../js/read_value.js");

@@ -1,0 +1,189 @@
+//! observe (the collector, one evaluate, in our isolated world) and step (run an agent id).
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::pointer::{click_el, settle, Locator, MouseButton};
+use super::{form, keyboard, ActionOutput};
+use crate::engine::page::Page;
+use crate::engine::EngineError;
+use action_space::{Kind, Snapshot, View};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObserveOptions {
+    #[serde(default = "default_max", alias = "max_nb_actions")]
+    pub max_nb_actions: usize,
+    #[serde(default = "default_min", alias = "min_nb_actions")]
+    pub min_nb_actions: usize,
+}
+
+impl Default for ObserveOptions {
+    fn default() -> Self {
+        Self {
+            max_nb_actions: default_max(),
+            min_nb_actions: default_min(),
+        }
+    }
+}
+
+fn default_max() -> usize {
+    100
+}
+
+fn default_min() -> usize {
+    1
+}
+
+impl ObserveOptions {
+    pub fn validate(&self) -> Result<(), EngineError> {
+        if self.max_nb_actions == 0 {
+            return Err(EngineError::BadInput(
+                "max_nb_actions must be at least 1".into(),
+            ));
+        }
+        if self.min_nb_actions > self.max_nb_actions {
+            return Err(EngineError::BadInput(format!(
+                "min_nb_actions ({}) must not exceed max_nb_actions ({})",
+                self.min_nb_actions, self.max_nb_actions
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Snapshots the page and builds the agent's view; remembers what each id does for `step`.
+pub async fn observe(page: &Page, opts: &ObserveOptions) -> Result<View, EngineError> {
+    let raw = page.eval(action_space::COLLECTOR, &json!({})).await?;
+    let snap: Snapshot = serde_json::from_value(raw).map_err(|e| {
+        EngineError::Internal(format!("collector answered an unexpected shape: {e}"))
+    })?;
+    let kinds = snap
+        .nodes
+        .iter()
+        .map(|n| (n.id.clone(), action_space::space::kind_of(n)))
+        .collect();
+    if let Ok(mut k) = page.state.kinds.lock() {
+        *k = kinds;
+    }
+    let options = action_space::Options {
+        max_nb_actions: opts.max_nb_actions,
+        min_nb_actions: opts.min_nb_actions,
+        ..Default::default()
+    };
+    Ok(action_space::view(&snap, &options))
+}
+
+/// The REST `snapshot` action: the same view, in Capture's camelCase.
+pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput, EngineError> {
+    let v = observe(page, opts).await?;
+    let actions: Vec<Value> = v
+        .space
+        .actions
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id, "type": a.kind.name(), "category": a.category, "description": a.description,
+                "params": a.params, "inViewport": a.in_viewport, "disabled": a.disabled,
+            })
+        })
+        .collect();
+    let mut out = Map::new();
+    out.insert("url".into(), json!(v.url));
+    out.insert("title".into(), json!(v.title));
+    out.insert("category".into(), json!(v.category));
+    out.insert("description".into(), json!(v.description));
+    out.insert("markdown".into(), json!(v.space.markdown));
+    out.insert("actions".into(), Value::Array(actions));
+    out.insert("omitted".into(), json!(v.space.omitted));
+    out.insert("omittedBelowFold".into(), json!(v.space.omitted_below_fold));
+    Ok(out)
+}
+
+/// Runs an agent id: its kind decides the action (DESIGN.md): text input -> fill (value,
+/// optional Enter), select -> choose an option, checkbox/radio -> check/uncheck, else click.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Step {
+    #[serde(alias = "action_id")]
+    pub id: String,
+    #[serde(default)]
+    pub value: Option<Value>,
+    #[serde(default, alias = "press_enter")]
+    pub enter: bool,
+}
+
+pub async fn step(page: &Page, s: &Step) -> Result<ActionOutput, EngineError> {
+    let kind = page
+        .state
+        .kinds
+        .lock()
+        .ok()
+        .and_then(|k| k.get(&s.id).copied());
+    let Some(kind) = kind else {
+        return Err(EngineError::Stale(format!(
+            "stale action id, observe again: {} is not in the last observation of this page",
+            s.id
+        )));
+    };
+    let loc = Locator::Id(&s.id);
+    let mut out = match kind {
+        Kind::Click => click_el(page, loc, None, MouseButton::Left, 1).await?,
+        Kind::Fill => {
+            let value = match &s.value {
+                Some(Value::String(v)) => v.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::Bool(b)) => b.to_string(),
+                _ => {
+                    return Err(EngineError::BadInput(format!(
+                        "{} is a text input: give a `value` to fill",
+                        s.id
+                    )))
+                }
+            };
+            let mut out = form::fill_el(page, loc, &value, None).await?;
+            if s.enter {
+                let events = page.events()?;
+                keyboard::press_named(page, "Enter").await?;
+                settle(page, events).await?;
+                out.insert("url".into(), json!(super::navigate::page_url(page).await?));
+            }
+            out
+        }
+        Kind::SelectDropdownOption => {
+            let value = match &s.value {
+                Some(Value::String(v)) => vec![v.clone()],
+                Some(Value::Array(vs)) => vs
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                _ => {
+                    return Err(EngineError::BadInput(format!(
+                        "{} is a dropdown: give the option's label or value as `value`",
+                        s.id
+                    )))
+                }
+            };
+            form::select_el(page, loc, &value, None).await?
+        }
+        Kind::Check => {
+            let wanted = match &s.value {
+                Some(Value::Bool(b)) => Some(*b),
+                Some(Value::String(v)) if v == "true" || v == "false" => Some(v == "true"),
+                None | Some(Value::Null) => None,
+                Some(other) => {
+                    return Err(EngineError::BadInput(format!(
+                        "{}: value must be true or false, got {other}",
+                        s.id
+                    )))
+                }
+            };
+            // Without a value, a check toggles.
+            let now =
+                super::pointer::locate(page, loc, None, false).await?.raw["checked"].as_bool();
+            form::check_el(page, loc, wanted.unwrap_or(!now.unwrap_or(false)), None).await?
+        }
+    };
+    out.insert("id".into(), json!(s.id));
+    out.insert("type".into(), json!(kind.name()));
+    Ok(out)
+}

@@ -1,0 +1,513 @@
+//! The action space on fixture pages: what must and must not be an action, ids that stay
+//! stable and are never reused, stale ids refused, and a multi-step flow solved by ids only.
+
+mod common;
+
+use common::{Fixtures, Pp, ALICE};
+use serde_json::{json, Value};
+
+async fn snapshot(pp: &Pp, id: &str) -> Value {
+    pp.ok(ALICE, id, "snapshot", json!({ "maxNbActions": 500 }))
+        .await
+}
+
+/// The action whose description starts with `name` (the accessible name comes first).
+fn find<'a>(snap: &'a Value, name: &str) -> Option<&'a Value> {
+    snap["actions"].as_array()?.iter().find(|a| {
+        a["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(name))
+    })
+}
+
+fn id_of(snap: &Value, name: &str) -> String {
+    find(snap, name)
+        .and_then(|a| a["id"].as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            panic!(
+                "no action named {name:?} in:\n{}",
+                snap["markdown"].as_str().unwrap_or_default()
+            )
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_and_is_not_an_action() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp.session(ALICE, json!({})).await;
+    pp.ok(
+        ALICE,
+        &id,
+        "goto",
+        json!({ "url": fx.url("/agent/widgets.html"), "waitUntil": "load" }),
+    )
+    .await;
+    let s = snapshot(&pp, &id).await;
+    let md = s["markdown"].as_str().unwrap();
+
+    // (name, id prefix, type)
+    let must = [
+        ("Home", "L", "click"),
+        ("Role button", "B", "click"),
+        ("Clickable div", "M", "click"),
+        ("Pointer card", "M", "click"),
+        ("Focusable div", "M", "click"),
+        ("Edit me", "I", "fill"),
+        ("Fancy checkbox", "B", "check"),
+        ("Disabled button", "B", "click"),
+        ("Text", "I", "fill"),
+        ("Email address", "I", "fill"),
+        ("Password", "I", "fill"),
+        ("Number", "I", "fill"),
+        ("Birthday", "I", "fill"),
+        ("Search", "I", "fill"),
+        ("Phone", "I", "fill"),
+        ("Website", "I", "fill"),
+        ("Volume", "I", "fill"),
+        ("Colour", "I", "fill"),
+        ("Bio", "I", "fill"),
+        ("Country", "I", "select_dropdown_option"),
+        ("Free", "B", "check"),
+        ("Pro", "B", "check"),
+        ("Newsletter", "B", "check"),
+        ("Terms", "B", "check"),
+        ("Save", "B", "click"),
+        ("Inside frame", "B", "click"),
+        ("Shadow button", "B", "click"),
+        ("Far link", "L", "click"),
+    ];
+    for (name, prefix, kind) in must {
+        let a = find(&s, name).unwrap_or_else(|| panic!("{name} must be an action:\n{md}"));
+        assert!(a["id"].as_str().unwrap().starts_with(prefix), "{name}: {a}");
+        assert_eq!(a["type"], kind, "{name}: {a}");
+    }
+    for name in [
+        "inner span",
+        "Display none",
+        "Visibility hidden",
+        "Opacity zero",
+        "Zero size",
+        "No pointer events",
+        "Hidden by parent",
+        "Under overlay",
+        "secret",
+    ] {
+        assert!(
+            find(&s, name).is_none(),
+            "{name} must not be an action:\n{md}"
+        );
+    }
+    // Off-screen actions are kept and flagged; disabled ones are marked.
+    assert_eq!(find(&s, "Far link").unwrap()["inViewport"], false);
+    assert!(
+        md.contains("Far link — link → ") && md.contains("(below the fold)"),
+        "{md}"
+    );
+    assert_eq!(find(&s, "Disabled button").unwrap()["disabled"], true);
+    assert!(find(&s, "Inside frame").unwrap()["description"]
+        .as_str()
+        .unwrap()
+        .contains("(in iframe)"));
+    // Descriptions carry what an agent needs.
+    let email = find(&s, "Email address").unwrap()["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        email.contains("email input") && email.contains("placeholder \"you@example.com\""),
+        "{email}"
+    );
+    let country = find(&s, "Country").unwrap();
+    assert!(
+        country["description"]
+            .as_str()
+            .unwrap()
+            .contains("\"France\" \"Germany\" \"Japan\""),
+        "{country}"
+    );
+    assert_eq!(
+        country["params"][0]["values"],
+        json!(["France", "Germany", "Japan"])
+    );
+    assert!(find(&s, "Terms").unwrap()["description"]
+        .as_str()
+        .unwrap()
+        .ends_with("checked"));
+    // Grouped under headings, landmarks and forms.
+    assert_eq!(find(&s, "Home").unwrap()["category"], "navigation: Main");
+    assert_eq!(
+        find(&s, "Role button").unwrap()["category"],
+        "Custom controls"
+    );
+    assert_eq!(
+        find(&s, "Email address").unwrap()["category"],
+        "form: All inputs"
+    );
+    assert!(md.contains("## form: All inputs"), "{md}");
+    assert_eq!(
+        s["category"], "auth",
+        "a password field makes it an auth page"
+    );
+    pp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_by_id_and_id_stability() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp.session(ALICE, json!({})).await;
+    pp.ok(
+        ALICE,
+        &id,
+        "goto",
+        json!({ "url": fx.url("/agent/widgets.html"), "waitUntil": "load" }),
+    )
+    .await;
+    let first = snapshot(&pp, &id).await;
+    let again = snapshot(&pp, &id).await;
+    assert_eq!(
+        first["actions"], again["actions"],
+        "the same page observed twice: the same ids"
+    );
+
+    // Steps by id, each kind doing its own thing.
+    let step = |action: &str, value: Value| json!({ "id": action, "value": value });
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(&id_of(&first, "Clickable div"), Value::Null),
+    )
+    .await;
+    assert_eq!(pp.text(ALICE, &id, "#oc-state").await, "clicked");
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(&id_of(&first, "Email address"), json!("ada@example.com")),
+    )
+    .await;
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(&id_of(&first, "Edit me"), json!("Edited text")),
+    )
+    .await;
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(&id_of(&first, "Country"), json!("Japan")),
+    )
+    .await;
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(&id_of(&first, "Newsletter"), json!(true)),
+    )
+    .await;
+    pp.ok(ALICE, &id, "step", step(&id_of(&first, "Pro"), Value::Null))
+        .await;
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(&id_of(&first, "Fancy checkbox"), json!(true)),
+    )
+    .await;
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(&id_of(&first, "Inside frame"), Value::Null),
+    )
+    .await;
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(&id_of(&first, "Shadow button"), Value::Null),
+    )
+    .await;
+    let q = |sel: &str| json!({ "selector": sel, "fields": ["value", "text"] });
+    assert_eq!(
+        pp.ok(ALICE, &id, "query", q("#t-email")).await["elements"][0]["value"],
+        "ada@example.com"
+    );
+    assert_eq!(
+        pp.ok(ALICE, &id, "query", q("#t-select")).await["elements"][0]["value"],
+        "jp"
+    );
+    assert_eq!(pp.text(ALICE, &id, "#ce").await, "Edited text");
+    let s = snapshot(&pp, &id).await;
+    assert!(find(&s, "Newsletter").unwrap()["description"]
+        .as_str()
+        .unwrap()
+        .ends_with(", checked"));
+    assert!(find(&s, "Pro").unwrap()["description"]
+        .as_str()
+        .unwrap()
+        .ends_with(", checked"));
+    assert!(find(&s, "Free").unwrap()["description"]
+        .as_str()
+        .unwrap()
+        .ends_with(", unchecked"));
+    assert!(find(&s, "Fancy checkbox").unwrap()["description"]
+        .as_str()
+        .unwrap()
+        .ends_with(", checked"));
+    assert!(
+        find(&s, "Shadow clicked").is_some(),
+        "the shadow button was clicked"
+    );
+    assert!(
+        find(&s, "Frame clicked").is_some(),
+        "the iframe button was clicked"
+    );
+    // Values the kind cannot take are refused clearly.
+    let (status, v) = pp
+        .act(
+            ALICE,
+            &id,
+            "step",
+            step(&id_of(&first, "Email address"), Value::Null),
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("give a `value`"),
+        "{v}"
+    );
+
+    // New elements get new numbers; ids are never reused; a removed element's id is stale.
+    let doomed = id_of(&first, "Doomed button");
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(&id_of(&first, "Add a button"), Value::Null),
+    )
+    .await;
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(&id_of(&first, "Remove doomed"), Value::Null),
+    )
+    .await;
+    let after = snapshot(&pp, &id).await;
+    let added = id_of(&after, "Added 1");
+    let max_before = first["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["id"].as_str()?.strip_prefix('B')?.parse::<u32>().ok())
+        .max()
+        .unwrap();
+    assert!(
+        added.strip_prefix('B').unwrap().parse::<u32>().unwrap() > max_before,
+        "{added} after B{max_before}"
+    );
+    assert!(find(&after, "Doomed button").is_none());
+    assert_eq!(
+        id_of(&after, "Role button"),
+        id_of(&first, "Role button"),
+        "ids survive other changes"
+    );
+    let (status, v) = pp.act(ALICE, &id, "step", step(&doomed, Value::Null)).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("stale action id, observe again"),
+        "{v}"
+    );
+    let (status, v) = pp.act(ALICE, &id, "step", step("B9999", Value::Null)).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("observe again"),
+        "{v}"
+    );
+
+    // A cross-document navigation starts afresh: old ids are stale, numbering restarts.
+    let role_button = id_of(&first, "Role button");
+    pp.ok(
+        ALICE,
+        &id,
+        "goto",
+        json!({ "url": fx.url("/agent/login.html") }),
+    )
+    .await;
+    let (status, v) = pp
+        .act(ALICE, &id, "step", step(&role_button, Value::Null))
+        .await;
+    assert_eq!(status, 400, "an id of the previous document: {v}");
+    let login = snapshot(&pp, &id).await;
+    assert_eq!(id_of(&login, "Email address"), "I1");
+    assert_eq!(id_of(&login, "Sign in"), "B1");
+    pp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_step_flow_by_ids_only() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp.session(ALICE, json!({})).await;
+    pp.ok(
+        ALICE,
+        &id,
+        "goto",
+        json!({ "url": fx.url("/agent/login.html") }),
+    )
+    .await;
+    let step = |action: String, value: Value| json!({ "id": action, "value": value });
+
+    // Log in.
+    let s = snapshot(&pp, &id).await;
+    assert_eq!(s["category"], "auth");
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(id_of(&s, "Email address"), json!("ada@example.com")),
+    )
+    .await;
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(id_of(&s, "Password"), json!("hunter2")),
+    )
+    .await;
+    let v = pp
+        .ok(ALICE, &id, "step", step(id_of(&s, "Sign in"), Value::Null))
+        .await;
+    assert!(
+        v["url"].as_str().unwrap().contains("/agent/search.html"),
+        "{v}"
+    );
+
+    // Search, submitting with Enter.
+    let s = snapshot(&pp, &id).await;
+    let search = id_of(&s, "Search products");
+    let v = pp
+        .ok(
+            ALICE,
+            &id,
+            "step",
+            json!({ "id": search, "value": "mug", "enter": true }),
+        )
+        .await;
+    assert!(v["url"].as_str().unwrap().contains("q=mug"), "{v}");
+
+    // Open an item from the results.
+    let s = snapshot(&pp, &id).await;
+    assert!(
+        find(&s, "Desk lamp").is_none(),
+        "filtered out by the search"
+    );
+    pp.ok(ALICE, &id, "step", step(id_of(&s, "Blue mug"), Value::Null))
+        .await;
+
+    // Fill the order form and submit.
+    let s = snapshot(&pp, &id).await;
+    assert_eq!(s["title"], "Blue mug — Fixture shop");
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(id_of(&s, "Full name"), json!("Ada Lovelace")),
+    )
+    .await;
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(id_of(&s, "Delivery address"), json!("12 Analytical Row")),
+    )
+    .await;
+    pp.ok(ALICE, &id, "step", step(id_of(&s, "Quantity"), json!("2")))
+        .await;
+    pp.ok(
+        ALICE,
+        &id,
+        "step",
+        step(id_of(&s, "Gift wrap"), json!(true)),
+    )
+    .await;
+    let v = pp
+        .ok(
+            ALICE,
+            &id,
+            "step",
+            step(id_of(&s, "Place order"), Value::Null),
+        )
+        .await;
+    assert!(
+        v["url"].as_str().unwrap().contains("/agent/done.html"),
+        "{v}"
+    );
+    let order = pp.text(ALICE, &id, "#order").await;
+    for part in [
+        "item=2",
+        "user=ada@example.com",
+        "fullname=Ada Lovelace",
+        "address=12 Analytical Row",
+        "qty=2",
+        "gift=on",
+    ] {
+        assert!(order.contains(part), "{part} missing from {order}");
+    }
+    pp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_pages_are_capped_viewport_first_and_say_so() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp.session(ALICE, json!({})).await;
+    pp.ok(
+        ALICE,
+        &id,
+        "goto",
+        json!({ "url": fx.url("/agent/big.html?n=5000"), "waitUntil": "load" }),
+    )
+    .await;
+    let s = pp
+        .ok(ALICE, &id, "snapshot", json!({ "maxNbActions": 100 }))
+        .await;
+    let actions = s["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 100);
+    assert!(
+        actions.iter().all(|a| a["inViewport"] == true),
+        "viewport first"
+    );
+    assert_eq!(s["omitted"], 4900);
+    let md = s["markdown"].as_str().unwrap();
+    assert!(
+        md.contains("… 4900 more actions not listed"),
+        "{}",
+        &md[md.len().saturating_sub(300)..]
+    );
+    assert!(
+        s["description"].as_str().unwrap().contains("5000 actions"),
+        "{}",
+        s["description"]
+    );
+    // A larger max lists more, until the character budget: what is cut is still said.
+    let s = pp
+        .ok(ALICE, &id, "snapshot", json!({ "maxNbActions": 5000 }))
+        .await;
+    let listed = s["actions"].as_array().unwrap().len();
+    assert!(listed > 100 && listed < 5000, "{listed}");
+    assert_eq!(s["omitted"].as_u64().unwrap() as usize, 5000 - listed);
+    assert!(s["markdown"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("… {} more actions not listed", 5000 - listed)));
+    pp.stop().await;
+}
