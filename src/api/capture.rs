@@ -136,6 +136,7 @@ async fn create(
                 ttl_seconds: ttl,
                 proxy: body.proxy.unwrap_or(false),
                 bypass_bot_detection: bypass,
+                ..Default::default()
             },
         )
         .await

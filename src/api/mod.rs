@@ -1,5 +1,6 @@
 //! HTTP surface: one router per protocol, shared auth, errors and health.
 
+mod agent;
 pub mod auth;
 mod capture;
 pub mod errors;
@@ -24,6 +25,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
     Router::new()
         .merge(health::router())
         .merge(capture::router())
+        .merge(agent::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
         // Refuses an oversized Content-Length before reading the body (and keeps the

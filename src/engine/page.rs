@@ -52,6 +52,8 @@ pub struct ContextOptions {
 pub struct PageOptions {
     pub viewport: (u32, u32),
     pub stealth: bool,
+    /// A user agent of the client's choosing (wins over the stealth profile's).
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -203,10 +205,21 @@ impl Page {
     /// Applies a session's options to a (possibly pooled) page.
     pub async fn apply(&self, opts: &PageOptions, stealth_ua: &str) -> Result<(), EngineError> {
         self.exec(&viewport(opts.viewport)).await?;
+        if let Some(ua) = opts.user_agent.as_ref().filter(|_| !opts.stealth) {
+            let ua = SetUserAgentOverride {
+                user_agent: ua.clone(),
+                accept_language: String::new(),
+                platform: String::new(),
+            };
+            self.exec(&ua).await?;
+        }
         if opts.stealth {
             // Documented stealth profile: no navigator.webdriver, a real-browser UA and languages.
             let ua = SetUserAgentOverride {
-                user_agent: stealth_ua.to_string(),
+                user_agent: opts
+                    .user_agent
+                    .clone()
+                    .unwrap_or_else(|| stealth_ua.to_string()),
                 accept_language: "en-US,en;q=0.9".into(),
                 platform: "Linux x86_64".into(),
             };
@@ -258,6 +271,24 @@ impl Page {
             }
         }
         Err(EngineError::Internal("isolated world unavailable".into()))
+    }
+
+    /// Runs `expression` in the page's own (main) world and returns its JSON value.
+    pub async fn eval_main(&self, expression: &str) -> Result<Value, EngineError> {
+        let res = self
+            .exec(&Evaluate {
+                expression: expression.to_string(),
+                context_id: None,
+                return_by_value: true,
+                await_promise: true,
+                timeout: CALL_TIMEOUT.as_millis() as u64,
+            })
+            .await?;
+        script_value(res).map_err(|e| match e {
+            // The page's script threw: that is the caller's script, not our failure.
+            EngineError::Internal(m) => EngineError::BadInput(m),
+            other => other,
+        })
     }
 
     async fn world_context(&self, fresh: bool) -> Result<i64, EngineError> {

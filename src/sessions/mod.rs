@@ -69,6 +69,11 @@ pub struct CreateRequest {
     pub ttl_seconds: Option<u64>,
     pub proxy: bool,
     pub bypass_bot_detection: bool,
+    pub idle_timeout_seconds: Option<u64>,
+    pub max_steps: Option<u64>,
+    /// Overrides the configured viewport.
+    pub viewport: Option<(u32, u32)>,
+    pub user_agent: Option<String>,
 }
 
 /// An action plus what any action may ask for alongside it.
@@ -158,10 +163,19 @@ impl Sessions {
                 ))
             }
         };
+        let viewport = req.viewport.unwrap_or(cfg.viewport);
+        if viewport.0 == 0 || viewport.1 == 0 || viewport.0 > 5000 || viewport.1 > 5000 {
+            return Err(SessionError::BadInput(format!(
+                "viewport must be 1..5000 pixels each way, got {}x{}",
+                viewport.0, viewport.1
+            )));
+        }
         let options = SessionOptions {
             max_ttl_seconds: ttl,
             proxy: req.proxy,
             bypass_bot_detection: req.bypass_bot_detection,
+            idle_timeout_seconds: req.idle_timeout_seconds,
+            max_steps: req.max_steps,
         };
         let rec = SessionRecord::new(tenant, options, Utc::now());
         let id = rec.id.clone();
@@ -173,8 +187,9 @@ impl Sessions {
             .open(
                 &ContextOptions { proxy_server },
                 &PageOptions {
-                    viewport: cfg.viewport,
+                    viewport,
                     stealth: req.bypass_bot_detection,
+                    user_agent: req.user_agent.clone(),
                 },
             )
             .await;
@@ -244,6 +259,16 @@ impl Sessions {
         let rec = self.get(tenant, id).await?;
         if !rec.is_active() {
             return Err(SessionError::NotActive(Box::new(rec)));
+        }
+        let observing = matches!(req.action, Action::Snapshot(_));
+        if let Some(max) = rec
+            .options
+            .max_steps
+            .filter(|m| !observing && rec.steps() >= *m)
+        {
+            return Err(SessionError::BadInput(format!(
+                "this session has used its max_steps ({max}); start a new session to go on"
+            )));
         }
         let kind = req.action.kind();
         if let Err(e) = req.action.validate() {
@@ -389,11 +414,11 @@ async fn reaper(inner: std::sync::Weak<Inner>) {
                 continue;
             }
         };
-        for id in due {
+        for (id, why) in due {
             if let Ok(Some(done)) = s
                 .inner
                 .store
-                .finish(&id, Status::Expired, reason::EXPIRED, None, Utc::now())
+                .finish(&id, Status::Expired, why, None, Utc::now())
                 .await
             {
                 tracing::info!(session = %id, credits = done.billed_credits, "session expired");

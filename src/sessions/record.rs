@@ -18,6 +18,7 @@ pub enum Status {
 pub mod reason {
     pub const CLOSED: &str = "closed";
     pub const EXPIRED: &str = "expired";
+    pub const IDLE_TIMEOUT: &str = "idle_timeout";
     pub const BROWSER_CRASHED: &str = "browser_crashed";
     pub const PAGE_CRASHED: &str = "page_crashed";
     pub const START_FAILED: &str = "start_failed";
@@ -48,6 +49,12 @@ pub struct SessionOptions {
     pub max_ttl_seconds: u64,
     pub proxy: bool,
     pub bypass_bot_detection: bool,
+    /// Ends the session after this long without an action (agent API's idle timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_seconds: Option<u64>,
+    /// Refuses actions past this many (agent API's max_steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,6 +70,8 @@ pub struct SessionRecord {
     pub started_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Last time a client acted on the session (the idle timeout runs from it).
+    pub last_accessed_at: DateTime<Utc>,
     pub billed_credits: u64,
     pub actions: Counts,
     pub action_breakdown: BTreeMap<String, Counts>,
@@ -81,6 +90,7 @@ impl SessionRecord {
             started_at: None,
             expires_at: now + chrono::Duration::seconds(options.max_ttl_seconds as i64),
             closed_at: None,
+            last_accessed_at: now,
             billed_credits: 0,
             actions: Counts::default(),
             action_breakdown: BTreeMap::new(),
@@ -91,6 +101,7 @@ impl SessionRecord {
     /// The page is ready: the TTL runs from now (a slow start does not eat into it).
     pub fn mark_started(&mut self, at: DateTime<Utc>) {
         self.started_at = Some(at);
+        self.last_accessed_at = at;
         self.expires_at = at + chrono::Duration::seconds(self.options.max_ttl_seconds as i64);
     }
 
@@ -113,9 +124,29 @@ impl SessionRecord {
         ms.div_ceil(1000)
     }
 
+    /// Agent steps taken: every action but observing (a `snapshot` changes nothing).
+    pub fn steps(&self) -> u64 {
+        let observed = self.action_breakdown.get("snapshot").map_or(0, |c| c.total);
+        self.actions.total - observed
+    }
+
     /// Records an action's outcome in the counters and the per-type breakdown.
+    /// Why the session is due to end at `now`, if it is: its TTL, or its idle timeout.
+    pub fn due(&self, now: DateTime<Utc>) -> Option<&'static str> {
+        if !self.is_active() || self.started_at.is_none() {
+            return None;
+        }
+        if self.expires_at <= now {
+            return Some(reason::EXPIRED);
+        }
+        let idle = self.options.idle_timeout_seconds?;
+        (now - self.last_accessed_at >= chrono::Duration::seconds(idle as i64))
+            .then_some(reason::IDLE_TIMEOUT)
+    }
+
     pub fn count_action(&mut self, kind: &str, ok: bool) {
         self.actions.add(ok);
+        self.last_accessed_at = Utc::now().max(self.last_accessed_at);
         self.action_breakdown
             .entry(kind.to_string())
             .or_default()
@@ -190,5 +221,46 @@ mod tests {
         ));
         assert_eq!((r.status, r.billed_credits), (Status::Closed, 2));
         assert_eq!(r.expires_in_seconds(now), 0);
+    }
+}
+
+#[cfg(test)]
+mod idle_tests {
+    use super::*;
+
+    #[test]
+    fn idle_timeout_runs_from_the_last_action() {
+        let t0 = Utc::now();
+        let opts = SessionOptions {
+            max_ttl_seconds: 900,
+            idle_timeout_seconds: Some(60),
+            ..Default::default()
+        };
+        let mut r = SessionRecord::new("t", opts, t0);
+        assert_eq!(
+            r.due(t0 + chrono::Duration::seconds(3600)),
+            None,
+            "not due before it started"
+        );
+        r.mark_started(t0);
+        assert_eq!(r.due(t0 + chrono::Duration::seconds(59)), None);
+        assert_eq!(
+            r.due(t0 + chrono::Duration::seconds(60)),
+            Some(reason::IDLE_TIMEOUT)
+        );
+        r.last_accessed_at = t0 + chrono::Duration::seconds(50);
+        assert_eq!(
+            r.due(t0 + chrono::Duration::seconds(100)),
+            None,
+            "an action resets the idle clock"
+        );
+        assert_eq!(
+            r.due(t0 + chrono::Duration::seconds(900)),
+            Some(reason::EXPIRED),
+            "the TTL still holds"
+        );
+        r.count_action("snapshot", true);
+        r.count_action("click", true);
+        assert_eq!(r.steps(), 1, "observing is not a step");
     }
 }

@@ -53,8 +53,8 @@ pub trait SessionStore: Send + Sync {
         error: Option<String>,
         at: DateTime<Utc>,
     ) -> Result<Option<SessionRecord>, StoreError>;
-    /// Ids of started, active sessions whose TTL has run out.
-    async fn due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+    /// Started, active sessions due to end (TTL or idle timeout), with why.
+    async fn due(&self, now: DateTime<Utc>) -> Result<Vec<(String, &'static str)>, StoreError>;
     async fn active_count(&self) -> Result<usize, StoreError>;
 }
 
@@ -149,12 +149,11 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    async fn due(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    async fn due(&self, now: DateTime<Utc>) -> Result<Vec<(String, &'static str)>, StoreError> {
         self.with(|m| {
             m.retain(|_, r| r.closed_at.is_none_or(|c| now - c < ENDED_RETENTION));
             m.values()
-                .filter(|r| r.is_active() && r.started_at.is_some() && r.expires_at <= now)
-                .map(|r| r.id.clone())
+                .filter_map(|r| r.due(now).map(|why| (r.id.clone(), why)))
                 .collect()
         })
     }
@@ -214,7 +213,10 @@ mod tests {
                 "TTL runs from the start"
             );
             let after = late + chrono::Duration::milliseconds(1001);
-            assert_eq!(store.due(after).await.unwrap(), vec![id.clone()]);
+            assert_eq!(
+                store.due(after).await.unwrap(),
+                vec![(id.clone(), "expired")]
+            );
             let done = store
                 .finish(&id, Status::Expired, "expired", None, after)
                 .await

@@ -295,3 +295,20 @@ impl Pp {
         false
     }
 }
+
+/// The test venv's python (capture-sdk and notte-sdk installed by `./dev.sh test`).
+pub fn venv_python() -> std::path::PathBuf {
+    let venv = std::env::var_os("PAGEPILOT_TEST_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/pagepilot/venv")
+        });
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run the suite with ./dev.sh test, which installs the Python clients in a venv",
+        python.display()
+    );
+    python
+}

@@ -91,6 +91,8 @@ actions! {
     "batch" => Batch(Batch),
     "snapshot" => Snapshot(observe::ObserveOptions),
     "step" => Step(observe::Step),
+    "evaluate" => Evaluate(read::Evaluate),
+    "scrape" => Scrape(read::Scrape),
 }
 
 fn parse_payload<T: DeserializeOwned>(payload: Value) -> Result<T, String> {
@@ -210,6 +212,8 @@ pub async fn run(
         Action::Batch(b) => Box::pin(batch(page, policy, b)).await,
         Action::Snapshot(o) => observe::snapshot(page, o).await,
         Action::Step(s) => observe::step(page, s).await,
+        Action::Evaluate(e) => read::evaluate(page, e).await,
+        Action::Scrape(s) => read::scrape(page, s).await,
     }
 }
 

@@ -16,6 +16,9 @@ pub struct ObserveOptions {
     pub max_nb_actions: usize,
     #[serde(default = "default_min", alias = "min_nb_actions")]
     pub min_nb_actions: usize,
+    /// Also answer the readable page (markdown of the main content) and its images.
+    #[serde(default, alias = "page_content")]
+    pub page_content: bool,
 }
 
 impl Default for ObserveOptions {
@@ -23,6 +26,7 @@ impl Default for ObserveOptions {
         Self {
             max_nb_actions: default_max(),
             min_nb_actions: default_min(),
+            page_content: false,
         }
     }
 }
@@ -74,7 +78,7 @@ pub async fn observe(page: &Page, opts: &ObserveOptions) -> Result<View, EngineE
     Ok(action_space::view(&snap, &options))
 }
 
-/// The REST `snapshot` action: the same view, in Capture's camelCase.
+/// The `snapshot` action: the view as JSON (camelCase), which each protocol reshapes.
 pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput, EngineError> {
     let v = observe(page, opts).await?;
     let actions: Vec<Value> = v
@@ -85,6 +89,7 @@ pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput
             json!({
                 "id": a.id, "type": a.kind.name(), "category": a.category, "description": a.description,
                 "params": a.params, "inViewport": a.in_viewport, "disabled": a.disabled,
+                "defaultValue": a.default_value,
             })
         })
         .collect();
@@ -97,6 +102,11 @@ pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput
     out.insert("actions".into(), Value::Array(actions));
     out.insert("omitted".into(), json!(v.space.omitted));
     out.insert("omittedBelowFold".into(), json!(v.space.omitted_below_fold));
+    out.insert("viewport".into(), json!(v.viewport));
+    if opts.page_content {
+        out.insert("pageMarkdown".into(), json!(v.markdown));
+        out.insert("images".into(), json!(v.images));
+    }
     Ok(out)
 }
 
@@ -110,6 +120,29 @@ pub struct Step {
     pub value: Option<Value>,
     #[serde(default, alias = "press_enter")]
     pub enter: bool,
+    /// Run this action instead of the one the id's kind implies (`click` on an input).
+    #[serde(default, rename = "type")]
+    pub kind: Option<StepKind>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Click,
+    Fill,
+    Check,
+    SelectDropdownOption,
+}
+
+impl From<StepKind> for Kind {
+    fn from(k: StepKind) -> Kind {
+        match k {
+            StepKind::Click => Kind::Click,
+            StepKind::Fill => Kind::Fill,
+            StepKind::Check => Kind::Check,
+            StepKind::SelectDropdownOption => Kind::SelectDropdownOption,
+        }
+    }
 }
 
 pub async fn step(page: &Page, s: &Step) -> Result<ActionOutput, EngineError> {
@@ -119,7 +152,7 @@ pub async fn step(page: &Page, s: &Step) -> Result<ActionOutput, EngineError> {
         .lock()
         .ok()
         .and_then(|k| k.get(&s.id).copied());
-    let Some(kind) = kind else {
+    let Some(kind) = kind.map(|k| s.kind.map(Kind::from).unwrap_or(k)) else {
         return Err(EngineError::Stale(format!(
             "stale action id, observe again: {} is not in the last observation of this page",
             s.id

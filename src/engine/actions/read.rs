@@ -350,3 +350,70 @@ pub fn logs(log: &Mutex<VecDeque<LogEntry>>, l: &Logs) -> ActionOutput {
         ("entries", json!(entries)),
     ])
 }
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Evaluate {
+    /// A JavaScript expression, run in the page's own world; a promise is awaited.
+    #[serde(alias = "code")]
+    pub expression: String,
+}
+
+/// Runs the page's own JavaScript (main world) and returns its JSON value.
+pub async fn evaluate(page: &Page, e: &Evaluate) -> Result<ActionOutput, EngineError> {
+    if e.expression.trim().is_empty() {
+        return Err(EngineError::BadInput(
+            "payload.expression must not be empty".into(),
+        ));
+    }
+    let value = page.eval_main(&e.expression).await?;
+    Ok(output([("value", value)]))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scrape {
+    /// Scrape only this element.
+    pub selector: Option<String>,
+    #[serde(default = "yes", alias = "only_main_content")]
+    pub only_main_content: bool,
+    #[serde(default = "yes", alias = "scrape_links")]
+    pub scrape_links: bool,
+    #[serde(default, alias = "scrape_images")]
+    pub scrape_images: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The page (or an element) as markdown, plus its images and structured data.
+pub async fn scrape(page: &Page, s: &Scrape) -> Result<ActionOutput, EngineError> {
+    let arg = json!({
+        "selector": s.selector, "onlyMainContent": s.only_main_content,
+        "scrapeLinks": s.scrape_links, "scrapeImages": s.scrape_images,
+    });
+    let r = page.eval(include_str!("../js/scrape.js"), &arg).await?;
+    if let Some(why) = r.get("invalid").and_then(Value::as_str) {
+        return Err(EngineError::BadInput(format!(
+            "selector is not a valid CSS selector: {why}"
+        )));
+    }
+    if r["matched"] == false {
+        return Err(EngineError::NoMatch {
+            message: format!(
+                "no element matches `{}`",
+                s.selector.as_deref().unwrap_or_default()
+            ),
+            details: output([("matched", Value::Bool(false))]),
+        });
+    }
+    let markdown = action_space::markdown::from_html(r["html"].as_str().unwrap_or_default());
+    let structured = json!({ "jsonld": r["jsonld"], "meta": r["meta"], "tables": r["tables"] });
+    Ok(output([
+        ("url", r["url"].clone()),
+        ("title", r["title"].clone()),
+        ("markdown", Value::from(markdown)),
+        ("images", r["images"].clone()),
+        ("structured", structured),
+    ]))
+}

@@ -1,0 +1,666 @@
+//! The agent API (Notte's wire, seeds 002/003, WIRE.md): sessions, observe, step, execute,
+//! scrape. A thin translation onto `sessions` and the engine's actions; the perception itself
+//! is the engine's `snapshot` action, the same one the REST API answers.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::auth::Tenant;
+use super::errors::{parse_json, ApiError, Body};
+use super::AppState;
+use crate::engine::{Action, EngineError};
+use crate::sessions::record::reason;
+use crate::sessions::{ActionRequest, CreateRequest, SessionError, SessionRecord, Status};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sessions/start", post(start))
+        .route("/sessions", get(list))
+        .route("/sessions/{id}", get(status))
+        .route("/sessions/{id}/stop", delete(stop))
+        .route("/sessions/{id}/page/observe", post(observe))
+        .route("/sessions/{id}/page/step", post(step))
+        .route("/sessions/{id}/page/execute", post(execute))
+        .route("/sessions/{id}/page/scrape", post(scrape))
+}
+
+fn ts(t: DateTime<Utc>) -> Value {
+    Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+fn minutes(seconds: u64) -> u64 {
+    seconds.div_ceil(60).max(1)
+}
+
+/// The session object the Notte client validates.
+fn session_view(r: &SessionRecord) -> Value {
+    let now = Utc::now();
+    let (status, close_reason) = match (r.status, r.close_reason.as_deref()) {
+        (Status::Active, _) => ("active", Value::Null),
+        (Status::Closed, _) => ("closed", json!("manual")),
+        (Status::Expired, Some(reason::IDLE_TIMEOUT)) => ("timed_out", json!("idle_timeout")),
+        (Status::Expired, _) => ("timed_out", json!("max_duration")),
+        (Status::Error, _) => ("error", json!("error")),
+    };
+    let duration_ms = (r.closed_at.unwrap_or(now) - r.created_at)
+        .num_milliseconds()
+        .max(0);
+    let idle = r
+        .options
+        .idle_timeout_seconds
+        .unwrap_or(r.options.max_ttl_seconds);
+    json!({
+        "session_id": r.id,
+        "timeout_minutes": minutes(idle),
+        "idle_timeout_minutes": minutes(idle),
+        "max_duration_minutes": minutes(r.options.max_ttl_seconds),
+        "created_at": ts(r.created_at),
+        // The client requires closed_at for every ended session.
+        "closed_at": r.closed_at.map(ts),
+        "last_accessed_at": ts(r.last_accessed_at),
+        "duration": format!("PT{}.{:03}S", duration_ms / 1000, duration_ms % 1000),
+        "status": status,
+        "close_reason": close_reason,
+        "error": r.error,
+        "proxies": r.options.proxy,
+        "browser_type": "chromium",
+        "steps": [],
+        "expires_at": ts(r.expires_at),
+        "action_count": r.actions.total,
+        "billed_credits": r.billed_credits,
+    })
+}
+
+fn failure(e: SessionError) -> ApiError {
+    match e {
+        SessionError::NotFound => ApiError::not_found("session not found"),
+        SessionError::NotActive(rec) => ApiError::new(
+            StatusCode::CONFLICT,
+            format!("session is not active (status {:?})", rec.status).to_lowercase(),
+        )
+        .with("session", session_view(&rec)),
+        SessionError::Limit(s) | SessionError::Store(s) => s.into(),
+        SessionError::BadInput(m) => ApiError::bad_request(m),
+        SessionError::Action { error, .. } | SessionError::Engine(error) => error.into(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StartBody {
+    timeout_minutes: Option<i64>,
+    idle_timeout_minutes: Option<i64>,
+    max_duration_minutes: Option<i64>,
+    max_steps: Option<i64>,
+    viewport_width: Option<i64>,
+    viewport_height: Option<i64>,
+    user_agent: Option<String>,
+    /// `true`, or a list of proxy settings: either asks for the operator's proxy.
+    proxies: Option<Value>,
+    browser_type: Option<String>,
+    // Accepted and ignored: solve_captchas, headless, chrome_args (never passed to Chromium), ...
+}
+
+fn positive(name: &str, v: Option<i64>) -> Result<Option<u64>, ApiError> {
+    match v {
+        Some(n) if n < 1 => Err(ApiError::bad_request(format!(
+            "{name} must be at least 1, got {n}"
+        ))),
+        Some(n) => Ok(Some(n as u64)),
+        None => Ok(None),
+    }
+}
+
+async fn start(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
+    let b: StartBody = if body.iter().all(u8::is_ascii_whitespace) {
+        StartBody::default()
+    } else {
+        parse_json(&body, "session options")?
+    };
+    let idle = positive(
+        "idle_timeout_minutes",
+        b.idle_timeout_minutes.or(b.timeout_minutes),
+    )?;
+    let max_duration = positive("max_duration_minutes", b.max_duration_minutes)?;
+    let max_steps = positive("max_steps", b.max_steps)?;
+    let width = positive("viewport_width", b.viewport_width)?;
+    let height = positive("viewport_height", b.viewport_height)?;
+    if let Some(t) = b
+        .browser_type
+        .as_deref()
+        .filter(|t| !matches!(*t, "chromium" | "chrome"))
+    {
+        return Err(ApiError::bad_request(format!(
+            "browser_type `{t}` is not offered: only chromium"
+        )));
+    }
+    let proxy = match &b.proxies {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(_) => return Err(ApiError::bad_request("proxies must be a boolean or a list")),
+    };
+    let viewport = match (width, height) {
+        (None, None) => None,
+        (w, h) => {
+            let cfg = st.sessions.config().viewport;
+            Some((w.map_or(cfg.0, |w| w as u32), h.map_or(cfg.1, |h| h as u32)))
+        }
+    };
+    let req = CreateRequest {
+        ttl_seconds: max_duration.map(|m| m.saturating_mul(60)),
+        proxy,
+        bypass_bot_detection: false,
+        idle_timeout_seconds: idle.map(|m| m.saturating_mul(60)),
+        max_steps,
+        viewport,
+        user_agent: b.user_agent,
+    };
+    let rec = st.sessions.create(&tenant, req).await.map_err(failure)?;
+    Ok(Json(session_view(&rec)))
+}
+
+async fn list(State(st): State<AppState>, Tenant(tenant): Tenant) -> Result<Json<Value>, ApiError> {
+    let recs = st.sessions.list(&tenant).await.map_err(failure)?;
+    let items: Vec<Value> = recs.iter().map(session_view).collect();
+    Ok(Json(
+        json!({ "items": items, "page": 1, "page_size": items.len(), "has_next": false, "has_previous": false }),
+    ))
+}
+
+async fn status(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rec = st.sessions.get(&tenant, &id).await.map_err(failure)?;
+    Ok(Json(session_view(&rec)))
+}
+
+async fn stop(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    // Stopping an ended session answers it as it is: stop is idempotent for agents.
+    let rec = match st.sessions.close(&tenant, &id).await {
+        Ok(r) => r,
+        Err(SessionError::NotActive(rec)) => *rec,
+        Err(e) => return Err(failure(e)),
+    };
+    Ok(Json(session_view(&rec)))
+}
+
+/// Runs one engine action on the session; a failure of the action itself comes back as
+/// `Err(EngineError)` (the protocol answers it in its own shape), anything else as ApiError.
+async fn run(
+    st: &AppState,
+    tenant: &str,
+    id: &str,
+    action: Action,
+    screenshot: bool,
+) -> Result<Result<Map<String, Value>, EngineError>, ApiError> {
+    match st
+        .sessions
+        .act(tenant, id, ActionRequest { action, screenshot })
+        .await
+    {
+        Ok(done) => Ok(Ok(done.output)),
+        Err(SessionError::Action { error, .. }) => Ok(Err(error)),
+        Err(e) => Err(failure(e)),
+    }
+}
+
+fn parse_action(kind: &str, payload: Value) -> Result<Action, ApiError> {
+    Action::from_parts(kind, payload)
+        .map_err(|e| ApiError::bad_request(format!("invalid request: {e}")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ObserveBody {
+    url: Option<String>,
+    min_nb_actions: Option<usize>,
+    max_nb_actions: Option<usize>,
+    /// Attach a viewport screenshot (base64 PNG); off by default to keep observe fast.
+    #[serde(default)]
+    screenshot: bool,
+}
+
+/// observe = optional goto, then the engine's snapshot, reshaped into Notte's observation.
+async fn observation(
+    st: &AppState,
+    tenant: &str,
+    id: &str,
+    b: &ObserveBody,
+    started: DateTime<Utc>,
+) -> Result<Result<Value, EngineError>, ApiError> {
+    if let Some(url) = &b.url {
+        if let Err(e) = run(
+            st,
+            tenant,
+            id,
+            parse_action("goto", json!({ "url": url }))?,
+            false,
+        )
+        .await?
+        {
+            return Ok(Err(e));
+        }
+    }
+    let opts = json!({
+        "maxNbActions": b.max_nb_actions.unwrap_or(100),
+        "minNbActions": b.min_nb_actions.unwrap_or(1),
+        "pageContent": true,
+    });
+    let snap = match run(
+        st,
+        tenant,
+        id,
+        parse_action("snapshot", opts)?,
+        b.screenshot,
+    )
+    .await?
+    {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    let rec = st.sessions.get(tenant, id).await.map_err(failure)?;
+    Ok(Ok(notte_observation(&snap, &rec, started)))
+}
+
+fn notte_observation(s: &Map<String, Value>, rec: &SessionRecord, started: DateTime<Utc>) -> Value {
+    let vp = |i: usize| s["viewport"].get(i).cloned().unwrap_or(json!(0));
+    let empty = Vec::new();
+    let actions = s["actions"].as_array().unwrap_or(&empty);
+    // Today's form: the client validates each by type (click needs id; fill/check/select need value).
+    let interaction: Vec<Value> = actions
+        .iter()
+        .map(|a| {
+            let mut o = json!({
+                "type": a["type"], "id": a["id"], "category": a["category"], "description": a["description"],
+            });
+            if a["type"] != "click" {
+                o["value"] = a["defaultValue"].clone();
+            }
+            o
+        })
+        .collect();
+    // Seed 002's form: id, description, category, params, status.
+    let listed: Vec<Value> = actions
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a["id"], "description": a["description"], "category": a["category"], "params": a["params"],
+                "status": if a["disabled"] == true { "disabled" } else { "valid" },
+            })
+        })
+        .collect();
+    let browser: Vec<Value> = action_space::browser_actions::BROWSER_ACTIONS
+        .iter()
+        .map(|b| {
+            let params: Vec<Value> = b
+                .param
+                .iter()
+                .map(|(n, t)| json!({ "name": n, "type": t }))
+                .collect();
+            json!({ "id": b.id, "type": b.kind, "description": b.description,
+                    "category": "Special Browser Actions", "params": params, "status": "valid" })
+        })
+        .collect();
+    let images: Vec<Value> = s
+        .get("images")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty)
+        .iter()
+        .map(|i| json!({ "id": i["id"], "url": i["url"], "description": i["description"], "category": i["category"] }))
+        .collect();
+    let screenshot = s
+        .get("screenshot")
+        .and_then(|v| v.get("bodyBase64"))
+        .cloned()
+        .unwrap_or(json!(""));
+    json!({
+        "session": session_view(rec),
+        "metadata": {
+            "title": s["title"], "url": s["url"],
+            "viewport": {
+                "scroll_x": vp(0), "scroll_y": vp(1), "viewport_width": vp(2),
+                "viewport_height": vp(3), "total_width": vp(4), "total_height": vp(5),
+            },
+            "tabs": [{ "tab_id": 0, "title": s["title"], "url": s["url"] }],
+            "timestamp": ts(Utc::now()),
+        },
+        "space": {
+            "markdown": s["markdown"], "description": s["description"], "category": s["category"],
+            "actions": listed, "interaction_actions": interaction, "browser_actions": browser,
+        },
+        "data": { "markdown": s.get("pageMarkdown").cloned().unwrap_or(json!("")), "images": images, "structured": null },
+        "progress": { "current_step": rec.steps(), "max_steps": rec.options.max_steps },
+        "screenshot": screenshot,
+        "started_at": ts(started),
+        "ended_at": ts(Utc::now()),
+    })
+}
+
+async fn observe(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
+    let started = Utc::now();
+    st.sessions.get(&tenant, &id).await.map_err(failure)?;
+    let b: ObserveBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ObserveBody::default()
+    } else {
+        parse_json(&body, "observe request")?
+    };
+    match observation(&st, &tenant, &id, &b, started).await? {
+        Ok(obs) => Ok(Json(obs)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct StepBody {
+    action_id: String,
+    #[serde(default)]
+    value: Option<Value>,
+    #[serde(default)]
+    enter: bool,
+}
+
+/// A browser action id (S1..S12) as an engine action, or None for an element id.
+fn browser_action(
+    id: &str,
+    value: &Option<Value>,
+) -> Result<Option<(Action, &'static str)>, ApiError> {
+    let Some(b) = action_space::browser_actions::by_id(id) else {
+        return Ok(None);
+    };
+    let v = value.clone().unwrap_or(Value::Null);
+    let text = v.as_str().map(str::to_string).unwrap_or_else(|| {
+        if v.is_null() {
+            String::new()
+        } else {
+            v.to_string()
+        }
+    });
+    let num = v
+        .as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+    let action = match b.kind {
+        "goto" => parse_action("goto", json!({ "url": text }))?,
+        "scrape" => parse_action("scrape", json!({}))?,
+        "go_back" => parse_action("back", json!({}))?,
+        "go_forward" => parse_action("forward", json!({}))?,
+        "reload" => parse_action("reload", json!({}))?,
+        "press_key" => parse_action("press", json!({ "key": text }))?,
+        "scroll_up" => parse_action("scroll", json!({ "direction": "up", "amount": num }))?,
+        "scroll_down" => parse_action("scroll", json!({ "direction": "down", "amount": num }))?,
+        "wait" => parse_action(
+            "wait_for_timeout",
+            json!({ "timeoutMs": num.unwrap_or(1000) }),
+        )?,
+        "completion" => parse_action("title", json!({}))?,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                format!(
+                    "{id} ({}) is not offered yet: sessions have one tab",
+                    b.kind
+                ),
+            ))
+        }
+    };
+    Ok(Some((action, b.kind)))
+}
+
+async fn step(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
+    let started = Utc::now();
+    st.sessions.get(&tenant, &id).await.map_err(failure)?;
+    let b: StepBody = parse_json(&body, "step request")?;
+    let action = match browser_action(&b.action_id, &b.value)? {
+        Some((a, _)) => a,
+        None => parse_action(
+            "step",
+            json!({ "id": b.action_id, "value": b.value, "enter": b.enter }),
+        )?,
+    };
+    let outcome = run(&st, &tenant, &id, action, false).await?;
+    let (success, message) = match &outcome {
+        Ok(_) => (true, format!("{} done", b.action_id)),
+        Err(e) => (false, action_error_message(&b.action_id, e)),
+    };
+    let mut obs = match observation(&st, &tenant, &id, &ObserveBody::default(), started).await? {
+        Ok(o) => o,
+        Err(e) => return Err(e.into()),
+    };
+    obs["success"] = json!(success);
+    obs["message"] = json!(message);
+    Ok(Json(obs))
+}
+
+fn action_error_message(id: &str, e: &EngineError) -> String {
+    match e {
+        EngineError::Stale(m) => format!("Action with id '{id}' is invalid: {m}"),
+        other => other.to_string(),
+    }
+}
+
+/// Notte's error class for an engine failure; the client raises the class it names.
+fn error_type(e: &EngineError) -> &'static str {
+    match e {
+        EngineError::Stale(_) | EngineError::NoMatch { .. } | EngineError::BadInput(_) => {
+            "InvalidActionError"
+        }
+        EngineError::Blocked(_) | EngineError::Navigation(_) => "NavigationError",
+        EngineError::Timeout(_) => "NotteTimeoutError",
+        EngineError::Unsupported(_) => "NotImplementedError",
+        _ => "NotteBaseError",
+    }
+}
+
+/// `execute`'s action object -> engine action. Ids and Notte selectors both work.
+fn execute_action(a: &Map<String, Value>) -> Result<Action, ApiError> {
+    let kind = a
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("missing field `type`"))?;
+    let get = |k: &str| a.get(k).cloned().unwrap_or(Value::Null);
+    let id = a
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    let css = a
+        .get("selector")
+        .and_then(|s| s.get("css_selector").or(Some(s)))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    let element = |step_kind: &str, value: Value| -> Result<Action, ApiError> {
+        match (id, css) {
+            (Some(id), _) => parse_action(
+                "step",
+                json!({ "id": id, "value": value, "type": step_kind, "enter": get("press_enter").as_bool().unwrap_or(false) }),
+            ),
+            (None, Some(sel)) => match step_kind {
+                "click" => parse_action("click", json!({ "selector": sel })),
+                "fill" => parse_action("fill", json!({ "selector": sel, "value": value })),
+                "check" => parse_action(
+                    "check",
+                    json!({ "selector": sel, "checked": value.as_bool().unwrap_or(true) }),
+                ),
+                _ => parse_action("select", json!({ "selector": sel, "value": value })),
+            },
+            (None, None) => Err(ApiError::bad_request(format!(
+                "`{kind}` needs an `id` (from observe) or a selector"
+            ))),
+        }
+    };
+    let num = |k: &str| get(k).as_u64();
+    match kind {
+        "click" => element("click", Value::Null),
+        "fill" => element("fill", get("value")),
+        "check" => element("check", get("value")),
+        "select_dropdown_option" => element("select_dropdown_option", get("value")),
+        "goto" => parse_action("goto", json!({ "url": get("url"), "waitUntil": a.get("wait_until").cloned().unwrap_or(json!("domcontentloaded")) })),
+        "go_back" => parse_action("back", json!({})),
+        "go_forward" => parse_action("forward", json!({})),
+        "reload" => parse_action("reload", json!({})),
+        "wait" => parse_action("wait_for_timeout", json!({ "timeoutMs": num("time_ms").unwrap_or(1000) })),
+        "press_key" => parse_action("press", json!({ "key": get("key") })),
+        "scroll_up" => parse_action("scroll", json!({ "direction": "up", "amount": num("amount") })),
+        "scroll_down" => parse_action("scroll", json!({ "direction": "down", "amount": num("amount") })),
+        "evaluate_js" => parse_action("evaluate", json!({ "expression": get("code") })),
+        "scrape" => parse_action("scrape", json!({ "selector": css, "onlyMainContent": get("only_main_content").as_bool().unwrap_or(true) })),
+        "completion" => parse_action("title", json!({})),
+        "goto_new_tab" | "switch_tab" | "close_tab" | "upload_file" | "download_file" | "solve_captcha" => Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!("`{kind}` is not offered yet (sessions have one tab; no file transfer, no captcha solving)"),
+        )),
+        other => Err(ApiError::bad_request(format!("unknown action type `{other}`"))),
+    }
+}
+
+async fn execute(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
+    let started = Utc::now();
+    st.sessions.get(&tenant, &id).await.map_err(failure)?;
+    let raw: Value = parse_json(&body, "action")?;
+    let Value::Object(a) = raw else {
+        return Err(ApiError::bad_request(
+            "the action must be a JSON object with a `type`",
+        ));
+    };
+    let kind = a
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let action = execute_action(&a)?;
+    // The client echoes `category` and `description` back inside actions: not ours to keep.
+    let mut echo = a.clone();
+    echo.remove("category");
+    echo.remove("description");
+    let mut answer = json!({ "action": echo, "started_at": ts(started) });
+    match run(&st, &tenant, &id, action, false).await? {
+        Ok(out) => {
+            answer["success"] = json!(true);
+            answer["message"] = json!(match kind.as_str() {
+                "completion" => a
+                    .get("answer")
+                    .and_then(Value::as_str)
+                    .unwrap_or("completed")
+                    .to_string(),
+                _ => format!("{kind} done"),
+            });
+            match kind.as_str() {
+                "evaluate_js" => {
+                    let v = out.get("value").cloned().unwrap_or(Value::Null);
+                    let text = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
+                    answer["data"] = json!({ "markdown": text });
+                }
+                "scrape" => {
+                    answer["data"] =
+                        json!({ "markdown": out.get("markdown").cloned().unwrap_or(json!("")) })
+                }
+                _ => {}
+            }
+        }
+        Err(e) => {
+            let id_text = a.get("id").and_then(Value::as_str).unwrap_or_default();
+            let message = action_error_message(id_text, &e);
+            answer["success"] = json!(false);
+            answer["message"] = json!(message);
+            answer["exception"] = json!(message);
+            answer["exception_detail"] = json!({
+                "error_type": error_type(&e), "dev_message": message, "user_message": message, "agent_message": message,
+            });
+        }
+    }
+    answer["ended_at"] = ts(Utc::now());
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ScrapeBody {
+    url: Option<String>,
+    selector: Option<String>,
+    only_main_content: Option<bool>,
+    scrape_links: Option<bool>,
+    scrape_images: Option<bool>,
+    instructions: Option<String>,
+    response_format: Option<Value>,
+}
+
+async fn scrape(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
+    st.sessions.get(&tenant, &id).await.map_err(failure)?;
+    let b: ScrapeBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ScrapeBody::default()
+    } else {
+        parse_json(&body, "scrape request")?
+    };
+    if let Some(url) = &b.url {
+        if let Err(e) = run(
+            &st,
+            &tenant,
+            &id,
+            parse_action("goto", json!({ "url": url }))?,
+            false,
+        )
+        .await?
+        {
+            return Err(e.into());
+        }
+    }
+    let payload = json!({
+        "selector": b.selector,
+        "onlyMainContent": b.only_main_content.unwrap_or(true),
+        "scrapeLinks": b.scrape_links.unwrap_or(true),
+        "scrapeImages": b.scrape_images.unwrap_or(false),
+    });
+    let out = match run(&st, &tenant, &id, parse_action("scrape", payload)?, false).await? {
+        Ok(o) => o,
+        Err(e) => return Err(e.into()),
+    };
+    let structured = if b.instructions.is_some() || b.response_format.is_some() {
+        json!({
+            "success": false,
+            "error": "extraction with `instructions` or a `response_format` needs an LLM, which this server does not run; \
+                      without them, `structured.data` holds the page's JSON-LD, meta tags and tables",
+            "data": null,
+        })
+    } else {
+        json!({ "success": true, "error": null, "data": out.get("structured").cloned().unwrap_or(Value::Null) })
+    };
+    let mut answer = json!({ "markdown": out.get("markdown").cloned().unwrap_or(json!("")), "structured": structured });
+    if b.scrape_images.unwrap_or(false) {
+        answer["images"] = out.get("images").cloned().unwrap_or(json!([]));
+    }
+    Ok(Json(answer))
+}

@@ -1,0 +1,457 @@
+//! The agent API (Notte's wire) over real HTTP: sessions, observe, step (element and browser
+//! ids), execute, scrape, limits and errors.
+
+mod common;
+
+use base64::Engine as _;
+use common::{Fixtures, Pp, ALICE, BOB};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn post(pp: &Pp, who: (&str, &str), path: &str, body: Value) -> (u16, Value) {
+    pp.send(Method::POST, path, Some(who), Some(body)).await
+}
+
+async fn start(pp: &Pp, body: Value) -> String {
+    let (status, v) = post(pp, ALICE, "/sessions/start", body).await;
+    assert_eq!(status, 200, "{v}");
+    v["session_id"].as_str().unwrap().to_string()
+}
+
+fn action_id(obs: &Value, name: &str) -> String {
+    obs["space"]["interaction_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["description"].as_str().unwrap().starts_with(name))
+        .and_then(|a| a["id"].as_str())
+        .unwrap_or_else(|| panic!("no {name} in {}", obs["space"]["markdown"]))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_observe() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let (status, s) = post(
+        &pp,
+        ALICE,
+        "/sessions/start",
+        json!({
+            "idle_timeout_minutes": 4, "max_duration_minutes": 10, "viewport_width": 900, "viewport_height": 700,
+            "user_agent": "pagepilot-test-agent/1.0", "solve_captchas": false, "chrome_args": ["--evil"], "headless": true,
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{s}");
+    for key in [
+        "session_id",
+        "created_at",
+        "last_accessed_at",
+        "duration",
+        "status",
+        "proxies",
+        "browser_type",
+    ] {
+        assert!(s.get(key).is_some(), "{key} missing: {s}");
+    }
+    assert_eq!(
+        (
+            s["idle_timeout_minutes"].as_u64(),
+            s["timeout_minutes"].as_u64()
+        ),
+        (Some(4), Some(4))
+    );
+    assert_eq!(s["max_duration_minutes"], 10);
+    assert_eq!(s["status"], "active");
+    assert!(s["closed_at"].is_null());
+    let id = s["session_id"].as_str().unwrap().to_string();
+
+    let (status, obs) = post(
+        &pp,
+        ALICE,
+        &format!("/sessions/{id}/page/observe"),
+        json!({ "url": fx.url("/agent/login.html") }),
+    )
+    .await;
+    assert_eq!(status, 200, "{obs}");
+    assert_eq!(obs["metadata"]["title"], "Sign in — Fixture shop");
+    assert_eq!(obs["metadata"]["viewport"]["viewport_width"], 900);
+    assert_eq!(obs["metadata"]["viewport"]["viewport_height"], 700);
+    assert_eq!(
+        obs["metadata"]["tabs"][0]["url"],
+        fx.url("/agent/login.html")
+    );
+    assert_eq!(obs["space"]["category"], "auth");
+    assert!(obs["space"]["markdown"]
+        .as_str()
+        .unwrap()
+        .contains("* I1: Email address — email input"));
+    let ia = obs["space"]["interaction_actions"].as_array().unwrap();
+    assert!(
+        ia.iter()
+            .all(|a| a["type"] == "click" || a.get("value").is_some()),
+        "fill/check/select carry a value"
+    );
+    assert_eq!(obs["space"]["actions"][0]["status"], "valid");
+    assert_eq!(
+        obs["space"]["browser_actions"].as_array().unwrap().len(),
+        12
+    );
+    assert_eq!(obs["space"]["browser_actions"][0]["id"], "S1");
+    assert!(obs["data"]["markdown"]
+        .as_str()
+        .unwrap()
+        .contains("# Sign in"));
+    assert_eq!(
+        obs["progress"]["current_step"], 1,
+        "the goto; observing is not a step"
+    );
+    assert_eq!(obs["screenshot"], "", "no screenshot unless asked");
+    assert!(obs.get("detail").is_none());
+    let (_, obs) = post(
+        &pp,
+        ALICE,
+        &format!("/sessions/{id}/page/observe"),
+        json!({ "screenshot": true }),
+    )
+    .await;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(obs["screenshot"].as_str().unwrap())
+        .unwrap();
+    assert!(png.starts_with(&[0x89, b'P', b'N', b'G']));
+
+    // The user agent asked for is the page's.
+    let (_, r) = post(
+        &pp,
+        ALICE,
+        &format!("/sessions/{id}/page/execute"),
+        json!({ "type": "evaluate_js", "code": "navigator.userAgent" }),
+    )
+    .await;
+    assert_eq!(r["data"]["markdown"], "pagepilot-test-agent/1.0", "{r}");
+
+    let (_, list) = pp.send(Method::GET, "/sessions", Some(ALICE), None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (status, _) = pp
+        .send(Method::GET, &format!("/sessions/{id}"), Some(BOB), None)
+        .await;
+    assert_eq!(status, 404, "another tenant's session");
+    let (status, _) = post(&pp, BOB, &format!("/sessions/{id}/page/observe"), json!({})).await;
+    assert_eq!(status, 404);
+
+    let (status, stopped) = pp
+        .send(
+            Method::DELETE,
+            &format!("/sessions/{id}/stop?close_reason=manual"),
+            Some(ALICE),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{stopped}");
+    assert_eq!(stopped["status"], "closed");
+    assert_eq!(stopped["close_reason"], "manual");
+    assert!(stopped["closed_at"].is_string());
+    let (status, again) = pp
+        .send(
+            Method::DELETE,
+            &format!("/sessions/{id}/stop"),
+            Some(ALICE),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, again["status"].as_str()),
+        (200, Some("closed")),
+        "stop is idempotent"
+    );
+    let (status, v) = post(
+        &pp,
+        ALICE,
+        &format!("/sessions/{id}/page/observe"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 409, "{v}");
+    pp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_and_execute() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = start(&pp, json!({})).await;
+    let page = |p: &str| format!("/sessions/{id}/page/{p}");
+    let (_, obs) = post(
+        &pp,
+        ALICE,
+        &page("observe"),
+        json!({ "url": fx.url("/agent/widgets.html") }),
+    )
+    .await;
+
+    // step (seed 002): an element id, then browser ids; each answers the new observation.
+    let (status, r) = post(
+        &pp,
+        ALICE,
+        &page("step"),
+        json!({ "action_id": action_id(&obs, "Clickable div") }),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        (r["success"].as_bool(), r["metadata"]["title"].as_str()),
+        (Some(true), Some("Widgets"))
+    );
+    let (_, r) = post(
+        &pp,
+        ALICE,
+        &page("step"),
+        json!({ "action_id": action_id(&obs, "Email address"), "value": "a@b.c" }),
+    )
+    .await;
+    assert_eq!(r["success"], true, "{}", r["message"]);
+    let before = r["metadata"]["viewport"]["scroll_y"].as_i64().unwrap();
+    let (_, r) = post(
+        &pp,
+        ALICE,
+        &page("step"),
+        json!({ "action_id": "S10", "value": 500 }),
+    )
+    .await;
+    assert_eq!(
+        r["metadata"]["viewport"]["scroll_y"].as_i64().unwrap(),
+        before + 500,
+        "S10 scrolls down"
+    );
+    let (_, r) = post(
+        &pp,
+        ALICE,
+        &page("step"),
+        json!({ "action_id": "S1", "value": fx.url("/agent/login.html") }),
+    )
+    .await;
+    assert_eq!(
+        r["metadata"]["url"],
+        fx.url("/agent/login.html"),
+        "S1 goes to the url"
+    );
+    let (_, r) = post(&pp, ALICE, &page("step"), json!({ "action_id": "S3" })).await;
+    assert_eq!(
+        r["metadata"]["url"],
+        fx.url("/agent/widgets.html"),
+        "S3 goes back"
+    );
+    let (_, r) = post(&pp, ALICE, &page("step"), json!({ "action_id": "B999" })).await;
+    assert_eq!(r["success"], false);
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Action with id 'B999' is invalid"),
+        "{}",
+        r["message"]
+    );
+    assert!(
+        r["space"]["markdown"].is_string(),
+        "a failed step still answers the page"
+    );
+    let (status, r) = post(
+        &pp,
+        ALICE,
+        &page("step"),
+        json!({ "action_id": "S6", "value": "http://x.test" }),
+    )
+    .await;
+    assert_eq!(status, 501, "{r}");
+
+    // execute (today's API): by id, by selector, browser actions, evaluate_js, scrape.
+    let (_, obs) = post(&pp, ALICE, &page("observe"), json!({})).await;
+    let exec_path = page("execute");
+    let ex = |body: Value| post(&pp, ALICE, &exec_path, body);
+    let (_, r) = ex(json!({ "type": "fill", "id": action_id(&obs, "Bio"), "value": "Hello", "category": "x", "description": "y" })).await;
+    assert_eq!(r["success"], true, "{r}");
+    assert!(
+        r["action"].get("category").is_none()
+            && r["started_at"].is_string()
+            && r["ended_at"].is_string()
+    );
+    let (_, r) =
+        ex(json!({ "type": "check", "id": action_id(&obs, "Newsletter"), "value": true })).await;
+    assert_eq!(r["success"], true, "{r}");
+    let (_, r) = ex(json!({ "type": "select_dropdown_option", "id": action_id(&obs, "Country"), "value": "Germany" })).await;
+    assert_eq!(r["success"], true, "{r}");
+    let (_, r) = ex(json!({ "type": "click", "id": "", "selector": { "css_selector": "#rb", "xpath_selector": "", "in_iframe": false } })).await;
+    assert_eq!(r["success"], true, "{r}");
+    let (_, r) = ex(json!({ "type": "evaluate_js", "code": "[document.getElementById('t-area').value, document.getElementById('c-news').checked, document.getElementById('t-select').value].join('|')" })).await;
+    assert_eq!(r["data"]["markdown"], "Hello|true|de", "{r}");
+    let (_, r) = ex(json!({ "type": "scroll_down", "amount": 300 })).await;
+    assert_eq!(r["success"], true);
+    let (_, r) = ex(json!({ "type": "press_key", "key": "Tab" })).await;
+    assert_eq!(r["success"], true);
+    let (_, r) = ex(json!({ "type": "wait", "time_ms": 50 })).await;
+    assert_eq!(r["success"], true);
+    let (_, r) = ex(json!({ "type": "scrape" })).await;
+    assert!(
+        r["data"]["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("Custom controls"),
+        "{r}"
+    );
+    let (_, r) = ex(json!({ "type": "goto", "url": fx.url("/agent/login.html") })).await;
+    assert_eq!(r["success"], true);
+    let (_, r) = ex(json!({ "type": "go_back" })).await;
+    assert_eq!(r["success"], true);
+    // Failures: an invalid id is InvalidActionError; a throwing script; a refused URL.
+    let (status, r) = ex(json!({ "type": "click", "id": "B999" })).await;
+    assert_eq!(status, 200);
+    assert_eq!(r["success"], false);
+    assert_eq!(r["exception_detail"]["error_type"], "InvalidActionError");
+    assert!(
+        r["exception"]
+            .as_str()
+            .unwrap()
+            .contains("Action with id 'B999' is invalid"),
+        "{r}"
+    );
+    let (_, r) = ex(json!({ "type": "evaluate_js", "code": "throw new Error('boom')" })).await;
+    assert_eq!(r["success"], false);
+    assert!(r["message"].as_str().unwrap().contains("boom"), "{r}");
+    let (_, r) = ex(json!({ "type": "goto", "url": "file:///etc/passwd" })).await;
+    assert_eq!(
+        (
+            r["success"].as_bool(),
+            r["exception_detail"]["error_type"].as_str()
+        ),
+        (Some(false), Some("NavigationError"))
+    );
+    // Requests that are not actions at all.
+    let (status, r) = ex(json!({ "type": "teleport" })).await;
+    assert_eq!(status, 400, "{r}");
+    let (status, r) = ex(json!({ "type": "click" })).await;
+    assert_eq!(status, 400, "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("needs an `id`"),
+        "{r}"
+    );
+    let (status, _) = ex(json!({ "type": "switch_tab", "tab_index": 1 })).await;
+    assert_eq!(status, 501);
+    let (status, r) = pp.raw(Method::POST, &page("execute"), ALICE, "[1]").await;
+    assert_eq!(status, 400, "{r}");
+    pp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrape_limits_and_errors() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = start(&pp, json!({ "max_steps": 5 })).await;
+    let page = |p: &str| format!("/sessions/{id}/page/{p}");
+
+    // scrape: main content as markdown with links; structured data without an LLM.
+    let (status, r) = post(
+        &pp,
+        ALICE,
+        &page("scrape"),
+        json!({ "url": fx.url("/agent/product.html") }),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let md = r["markdown"].as_str().unwrap();
+    assert!(
+        md.contains("# Blue mug")
+            && md.contains("Order it")
+            && md.contains("/agent/item.html?id=2"),
+        "{md}"
+    );
+    assert!(
+        !md.contains("Footer text"),
+        "only the main content by default: {md}"
+    );
+    let data = &r["structured"]["data"];
+    assert_eq!(r["structured"]["success"], true);
+    assert_eq!(data["jsonld"][0]["offers"]["price"], "12.50");
+    assert_eq!(data["meta"]["og:title"], "Blue mug");
+    assert_eq!(data["tables"][0][2], json!(["Large", "350 ml"]));
+    let (_, r) = post(
+        &pp,
+        ALICE,
+        &page("scrape"),
+        json!({ "only_main_content": false, "scrape_links": false, "scrape_images": true }),
+    )
+    .await;
+    let md = r["markdown"].as_str().unwrap();
+    assert!(
+        md.contains("Footer text") && !md.contains("/agent/item.html"),
+        "{md}"
+    );
+    assert_eq!(r["images"][0]["description"], "The blue mug");
+    let (_, r) = post(&pp, ALICE, &page("scrape"), json!({ "selector": "table" })).await;
+    assert!(
+        r["markdown"].as_str().unwrap().contains("Small")
+            && !r["markdown"].as_str().unwrap().contains("Blue mug")
+    );
+    let (_, r) = post(
+        &pp,
+        ALICE,
+        &page("scrape"),
+        json!({ "instructions": "extract the price" }),
+    )
+    .await;
+    assert_eq!(r["structured"]["success"], false);
+    assert!(
+        r["structured"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("needs an LLM"),
+        "{r}"
+    );
+
+    // max_steps 5: goto and four scrapes above; the sixth action is refused.
+    let (status, r) = post(&pp, ALICE, &page("execute"), json!({ "type": "reload" })).await;
+    assert_eq!(status, 400, "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("max_steps (5)"),
+        "{r}"
+    );
+    let (status, _) = post(&pp, ALICE, &page("observe"), json!({})).await;
+    assert_eq!(status, 200, "observing is not a step: still allowed");
+
+    // Bad start options.
+    for (body, words) in [
+        (
+            json!({ "idle_timeout_minutes": 0 }),
+            "idle_timeout_minutes must be at least 1",
+        ),
+        (json!({ "max_steps": -1 }), "max_steps"),
+        (json!({ "viewport_width": 9000 }), "viewport"),
+        (json!({ "browser_type": "firefox" }), "only chromium"),
+        (json!({ "proxies": true }), "upstream proxy"),
+        (json!({ "proxies": "yes" }), "proxies"),
+        (json!({ "timeout_minutes": "soon" }), "timeout_minutes"),
+    ] {
+        let (status, v) = post(&pp, ALICE, "/sessions/start", body.clone()).await;
+        assert_eq!(status, 400, "{body}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(words), "{body}: {v}");
+    }
+    let ghost = "sess_00000000-0000-0000-0000-000000000000";
+    for path in ["page/observe", "page/step", "page/execute", "page/scrape"] {
+        let (status, _) = post(
+            &pp,
+            ALICE,
+            &format!("/sessions/{ghost}/{path}"),
+            json!({ "type": "reload", "action_id": "S5" }),
+        )
+        .await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let (status, v) = post(&pp, ALICE, &page("step"), json!({ "value": 1 })).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("action_id"), "{v}");
+    let (status, _) = pp
+        .send(Method::POST, "/sessions/start", None, Some(json!({})))
+        .await;
+    assert_eq!(status, 401);
+    pp.stop().await;
+}
