@@ -6,6 +6,7 @@
 // element keeps its id across observes, new elements get new numbers, numbers are never
 // reused, and a cross-document navigation starts afresh by itself.
 function (opts) {
+  const started = performance.now();
   const R = globalThis.__pp || (globalThis.__pp = {
     ids: new WeakMap(),          // node -> id
     byId: new Map(),             // id -> WeakRef(node)
@@ -29,6 +30,12 @@ function (opts) {
   const counts = { forms: 0, passwords: 0, inputs: 0, dialogs: 0, iframes: 0 };
 
   const clean = (s, n) => (s || '').replace(/\s+/g, ' ').trim().slice(0, n || 120);
+  // label[for] texts, once: `el.labels` rescans the document on every call (O(n^2) on forms).
+  const labelFor = new Map();
+  for (const l of document.querySelectorAll('label[for]')) {
+    const id = l.getAttribute('for');
+    labelFor.set(id, ((labelFor.get(id) || '') + ' ' + (l.textContent || '')).trim());
+  }
 
   function implicitRole(el) {
     const t = el.tagName;
@@ -52,7 +59,7 @@ function (opts) {
 
   function textOf(id, doc) {
     const el = doc.getElementById(id);
-    return el ? clean(el.innerText || el.textContent) : '';
+    return el ? clean(el.textContent) : '';
   }
 
   function accessibleName(el, role) {
@@ -64,8 +71,9 @@ function (opts) {
     }
     const al = el.getAttribute('aria-label');
     if (al && al.trim()) return clean(al);
-    if (el.labels && el.labels.length) {
-      const s = Array.from(el.labels).map(l => clean(l.innerText || l.textContent)).filter(Boolean).join(' ');
+    if (NATIVE.has(el.tagName) && el.tagName !== 'A' && el.tagName !== 'SUMMARY') {
+      const wrap = el.closest('label');
+      const s = clean(((el.id && labelFor.get(el.id)) || '') + ' ' + (wrap ? wrap.textContent : ''));
       if (s) return s;
     }
     if (el.tagName === 'INPUT') {
@@ -79,7 +87,8 @@ function (opts) {
       // No label: the field's title, else its name or id, which usually say what it is.
       return clean(el.title || el.getAttribute('name') || el.id || '');
     }
-    const t = clean(el.innerText || el.textContent);
+    // textContent, not innerText: innerText needs layout and costs ~10x on big pages.
+    const t = clean(el.textContent);
     if (t) return t;
     const img = el.querySelector && el.querySelector('img[alt], svg[aria-label], [title]');
     if (img) return clean(img.getAttribute('alt') || img.getAttribute('aria-label') || img.getAttribute('title'));
@@ -229,12 +238,12 @@ function (opts) {
       if (role === 'generic' && parentPointer) continue;
       total++;
 
-      if (!visibleStyle(el)) continue;
-      const rects = Array.from(el.getClientRects());
       const box = el.getBoundingClientRect();
       if (box.width <= 0 || box.height <= 0) continue;
-      const hit = probe(el, off, rects);
-      if (hit.covered) continue;
+      if (!visibleStyle(el)) continue;
+      // Only what is in the viewport can be hit-tested: read client rects just for that.
+      const inViewport = box.bottom + off.y > 0 && box.top + off.y < vh && box.right + off.x > 0 && box.left + off.x < vw;
+      if (inViewport && probe(el, off, el.getClientRects()).covered) continue;
 
       const prefix = prefixFor(role, el);
       const name = accessibleName(el, role);
@@ -279,7 +288,7 @@ function (opts) {
   walk(document, { x: 0, y: 0 }, 0, false);
 
   const main = document.querySelector('main, [role=main]') || document.querySelector('article') || document.body;
-  let mainHtml = main ? main.outerHTML : '';
+  let mainHtml = opts.pageContent && main ? main.outerHTML : '';
   const htmlCap = opts.htmlCap || 400000;
   const mainTruncated = mainHtml.length > htmlCap;
   if (mainTruncated) mainHtml = mainHtml.slice(0, htmlCap);
@@ -287,7 +296,8 @@ function (opts) {
   if (icon && icon.href) images.unshift({ src: icon.href, alt: 'favicon', category: 'favicon', w: 0, h: 0, inView: false });
   const de = document.scrollingElement || document.documentElement;
   const metaDesc = document.querySelector('meta[name="description"]');
-  return {
+  // A string crosses CDP much faster than a returnByValue object of the same size.
+  return JSON.stringify({
     url: location.href,
     title: document.title,
     lang: document.documentElement.lang || '',
@@ -296,5 +306,6 @@ function (opts) {
     nodes, images, counts,
     capped: total >= maxNodes,
     mainHtml, mainTruncated,
-  };
+    tookMs: performance.now() - started,
+  });
 }

@@ -26,6 +26,9 @@ pub struct Snapshot {
     pub main_html: String,
     #[serde(default)]
     pub main_truncated: bool,
+    /// Time the collector took inside the page, in milliseconds.
+    #[serde(default)]
+    pub took_ms: f64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

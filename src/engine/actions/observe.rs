@@ -19,6 +19,9 @@ pub struct ObserveOptions {
     /// Also answer the readable page (markdown of the main content) and its images.
     #[serde(default, alias = "page_content")]
     pub page_content: bool,
+    /// Also answer the collector's raw JSON (to see what the engine saw; fixtures use it).
+    #[serde(default)]
+    pub collector: bool,
 }
 
 impl Default for ObserveOptions {
@@ -27,6 +30,7 @@ impl Default for ObserveOptions {
             max_nb_actions: default_max(),
             min_nb_actions: default_min(),
             page_content: false,
+            collector: false,
         }
     }
 }
@@ -58,10 +62,29 @@ impl ObserveOptions {
 
 /// Snapshots the page and builds the agent's view; remembers what each id does for `step`.
 pub async fn observe(page: &Page, opts: &ObserveOptions) -> Result<View, EngineError> {
-    let raw = page.eval(action_space::COLLECTOR, &json!({})).await?;
-    let snap: Snapshot = serde_json::from_value(raw).map_err(|e| {
+    Ok(observe_raw(page, opts).await?.0)
+}
+
+/// [`observe`], also answering the collector's JSON when asked for.
+async fn observe_raw(
+    page: &Page,
+    opts: &ObserveOptions,
+) -> Result<(View, Option<Value>), EngineError> {
+    let raw = page
+        .eval(
+            action_space::COLLECTOR,
+            &json!({ "pageContent": opts.page_content }),
+        )
+        .await?;
+    let text = raw.as_str().unwrap_or_default();
+    let snap: Snapshot = serde_json::from_str(text).map_err(|e| {
         EngineError::Internal(format!("collector answered an unexpected shape: {e}"))
     })?;
+    let kept = if opts.collector {
+        serde_json::from_str::<Value>(text).ok()
+    } else {
+        None
+    };
     let kinds = snap
         .nodes
         .iter()
@@ -75,12 +98,12 @@ pub async fn observe(page: &Page, opts: &ObserveOptions) -> Result<View, EngineE
         min_nb_actions: opts.min_nb_actions,
         ..Default::default()
     };
-    Ok(action_space::view(&snap, &options))
+    Ok((action_space::view(&snap, &options), kept))
 }
 
 /// The `snapshot` action: the view as JSON (camelCase), which each protocol reshapes.
 pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput, EngineError> {
-    let v = observe(page, opts).await?;
+    let (v, raw) = observe_raw(page, opts).await?;
     let actions: Vec<Value> = v
         .space
         .actions
@@ -103,6 +126,9 @@ pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput
     out.insert("omitted".into(), json!(v.space.omitted));
     out.insert("omittedBelowFold".into(), json!(v.space.omitted_below_fold));
     out.insert("viewport".into(), json!(v.viewport));
+    if let Some(raw) = raw {
+        out.insert("collector".into(), raw);
+    }
     if opts.page_content {
         out.insert("pageMarkdown".into(), json!(v.markdown));
         out.insert("images".into(), json!(v.images));
