@@ -260,10 +260,21 @@ async fn step_and_execute() {
         &pp,
         ALICE,
         &page("step"),
-        json!({ "action_id": "S6", "value": "http://x.test" }),
+        json!({ "action_id": "S7", "value": 5 }),
     )
     .await;
-    assert_eq!(status, 501, "{r}");
+    assert_eq!(
+        (status, r["success"].as_bool()),
+        (200, Some(false)),
+        "no tab 5: {r}"
+    );
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("tab_index 5 does not exist"),
+        "{r}"
+    );
 
     // execute (today's API): by id, by selector, browser actions, evaluate_js, scrape.
     let (_, obs) = post(&pp, ALICE, &page("observe"), json!({})).await;
@@ -335,8 +346,9 @@ async fn step_and_execute() {
         r["error"].as_str().unwrap().contains("needs an `id`"),
         "{r}"
     );
-    let (status, _) = ex(json!({ "type": "switch_tab", "tab_index": 1 })).await;
-    assert_eq!(status, 501);
+    let (status, r) =
+        ex(json!({ "type": "upload_file", "id": "I1", "file_path": "/etc/passwd" })).await;
+    assert_eq!(status, 501, "{r}");
     let (status, r) = pp.raw(Method::POST, &page("execute"), ALICE, "[1]").await;
     assert_eq!(status, 400, "{r}");
     pp.stop().await;
@@ -453,5 +465,117 @@ async fn scrape_limits_and_errors() {
         .send(Method::POST, "/sessions/start", None, Some(json!({})))
         .await;
     assert_eq!(status, 401);
+    pp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tabs() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = start(&pp, json!({})).await;
+    let page = |p: &str| format!("/sessions/{id}/page/{p}");
+    let tabs = |o: &Value| {
+        o["metadata"]["tabs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["url"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let (_, obs) = post(
+        &pp,
+        ALICE,
+        &page("observe"),
+        json!({ "url": fx.url("/agent/tabs.html") }),
+    )
+    .await;
+    assert_eq!(tabs(&obs), vec![fx.url("/agent/tabs.html")]);
+
+    // A target=_blank link opens a tab in the same session; it becomes the active one.
+    let (_, r) = post(
+        &pp,
+        ALICE,
+        &page("step"),
+        json!({ "action_id": action_id(&obs, "Open login in a new tab") }),
+    )
+    .await;
+    assert_eq!(r["success"], true, "{}", r["message"]);
+    assert_eq!(
+        tabs(&r),
+        vec![fx.url("/agent/tabs.html"), fx.url("/agent/login.html")]
+    );
+    assert_eq!(
+        r["metadata"]["url"],
+        fx.url("/agent/login.html"),
+        "the new tab is active"
+    );
+    assert_eq!(r["metadata"]["tabs"][1]["active"], true);
+
+    // switch_tab, goto_new_tab, close_tab through execute; S7 through step.
+    let exec_path = page("execute");
+    let ex = |body: Value| post(&pp, ALICE, &exec_path, body);
+    let (_, r) = ex(json!({ "type": "switch_tab", "tab_index": 0 })).await;
+    assert_eq!(r["success"], true, "{r}");
+    let (_, o) = post(&pp, ALICE, &page("observe"), json!({})).await;
+    assert_eq!(o["metadata"]["url"], fx.url("/agent/tabs.html"));
+    // window.open from a click is a tab too.
+    let (_, r) = post(
+        &pp,
+        ALICE,
+        &page("step"),
+        json!({ "action_id": action_id(&o, "Open search popup") }),
+    )
+    .await;
+    assert_eq!(tabs(&r).len(), 3, "{:?}", tabs(&r));
+    assert!(r["metadata"]["url"]
+        .as_str()
+        .unwrap()
+        .contains("/agent/search.html"));
+    let (_, r) = ex(json!({ "type": "goto_new_tab", "url": fx.url("/agent/product.html") })).await;
+    assert_eq!(r["success"], true, "{r}");
+    let (_, o) = post(&pp, ALICE, &page("observe"), json!({})).await;
+    assert_eq!(tabs(&o).len(), 4);
+    assert_eq!(o["metadata"]["url"], fx.url("/agent/product.html"));
+    let (_, r) = ex(json!({ "type": "close_tab" })).await;
+    assert_eq!(r["success"], true, "{r}");
+    let (_, r) = post(
+        &pp,
+        ALICE,
+        &page("step"),
+        json!({ "action_id": "S7", "value": 1 }),
+    )
+    .await;
+    assert_eq!(tabs(&r).len(), 3);
+    assert_eq!(
+        r["metadata"]["url"],
+        fx.url("/agent/login.html"),
+        "S7 switched to tab 1"
+    );
+    // Bad tab requests are clear failures and leave nothing behind.
+    let (_, r) = ex(json!({ "type": "goto_new_tab", "url": "file:///etc/passwd" })).await;
+    assert_eq!(r["success"], false);
+    let (_, o) = post(&pp, ALICE, &page("observe"), json!({})).await;
+    assert_eq!(tabs(&o).len(), 3, "a refused new tab leaves no tab behind");
+    for _ in 0..2 {
+        ex(json!({ "type": "close_tab" })).await;
+    }
+    let (_, r) = ex(json!({ "type": "close_tab" })).await;
+    assert_eq!(r["success"], false);
+    assert!(r["message"].as_str().unwrap().contains("last tab"), "{r}");
+
+    // Closing the session closes every tab: only the pool's context remains.
+    pp.send(
+        Method::DELETE,
+        &format!("/sessions/{id}/stop"),
+        Some(ALICE),
+        None,
+    )
+    .await;
+    let released = pp
+        .eventually(std::time::Duration::from_secs(5), || async {
+            pp.health().await["browserContexts"].as_u64() == Some(1)
+        })
+        .await;
+    assert!(released);
     pp.stop().await;
 }

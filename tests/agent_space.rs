@@ -102,7 +102,7 @@ async fn what_is_and_is_not_an_action() {
     // Off-screen actions are kept and flagged; disabled ones are marked.
     assert_eq!(find(&s, "Far link").unwrap()["inViewport"], false);
     assert!(
-        md.contains("Far link — link → ") && md.contains("(below the fold)"),
+        md.contains("Far link — link → ") && md.contains("(off-screen)"),
         "{md}"
     );
     assert_eq!(find(&s, "Disabled button").unwrap()["disabled"], true);
@@ -119,6 +119,13 @@ async fn what_is_and_is_not_an_action() {
         "{email}"
     );
     let country = find(&s, "Country").unwrap();
+    assert!(
+        country["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Country — dropdown"),
+        "a label's name leaves out its select's options: {country}"
+    );
     assert!(
         country["description"]
             .as_str()

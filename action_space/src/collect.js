@@ -57,6 +57,20 @@ function (opts) {
     return '';
   }
 
+  // A wrapping label's own text: without the control's (a <select>'s options) or other fields'.
+  function textExcept(root, skip) {
+    let t = '';
+    const walk = (n) => {
+      for (const c of n.childNodes) {
+        if (c === skip) continue;
+        if (c.nodeType === 3) t += c.data;
+        else if (c.nodeType === 1 && !['SELECT', 'TEXTAREA', 'SCRIPT', 'STYLE'].includes(c.tagName)) walk(c);
+      }
+    };
+    walk(root);
+    return t;
+  }
+
   function textOf(id, doc) {
     const el = doc.getElementById(id);
     return el ? clean(el.textContent) : '';
@@ -73,7 +87,7 @@ function (opts) {
     if (al && al.trim()) return clean(al);
     if (NATIVE.has(el.tagName) && el.tagName !== 'A' && el.tagName !== 'SUMMARY') {
       const wrap = el.closest('label');
-      const s = clean(((el.id && labelFor.get(el.id)) || '') + ' ' + (wrap ? wrap.textContent : ''));
+      const s = clean(((el.id && labelFor.get(el.id)) || '') + ' ' + (wrap ? textExcept(wrap, el) : ''));
       if (s) return s;
     }
     if (el.tagName === 'INPUT') {

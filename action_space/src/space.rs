@@ -327,12 +327,8 @@ pub fn build(snap: &Snapshot, opts: &Options, page_line: &str) -> Space {
             let _ = write!(md, "\n## {}\n", a.category);
             current = Some(a.category.as_str());
         }
-        let below = if a.in_viewport {
-            ""
-        } else {
-            " (below the fold)"
-        };
-        let _ = writeln!(md, "* {}: {}{below}", a.id, a.description);
+        let off = if a.in_viewport { "" } else { " (off-screen)" };
+        let _ = writeln!(md, "* {}: {}{off}", a.id, a.description);
     }
     if actions.is_empty() {
         md.push_str("\nNo interactive elements on this page.\n");
@@ -340,7 +336,7 @@ pub fn build(snap: &Snapshot, opts: &Options, page_line: &str) -> Space {
     if !omitted_idx.is_empty() {
         let _ = writeln!(
             md,
-            "\n… {} more actions not listed ({} below the fold): scroll, or observe with a larger max_nb_actions",
+            "\n… {} more actions not listed ({} off-screen): scroll, or observe with a larger max_nb_actions",
             omitted_idx.len(),
             omitted_below_fold
         );

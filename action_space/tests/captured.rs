@@ -77,7 +77,7 @@ fn caps_are_viewport_first_and_said() {
     assert_eq!(v.space.omitted, total - 5);
     assert_eq!(v.space.omitted_below_fold, below);
     assert!(v.space.markdown.contains(&format!(
-        "… {} more actions not listed ({below} below the fold)",
+        "… {} more actions not listed ({below} off-screen)",
         total - 5
     )));
     // A tiny character budget still lists min_nb_actions.

@@ -335,7 +335,7 @@ fn notte_observation(s: &Map<String, Value>, rec: &SessionRecord, started: DateT
                 "scroll_x": vp(0), "scroll_y": vp(1), "viewport_width": vp(2),
                 "viewport_height": vp(3), "total_width": vp(4), "total_height": vp(5),
             },
-            "tabs": [{ "tab_id": 0, "title": s["title"], "url": s["url"] }],
+            "tabs": s.get("tabs").cloned().unwrap_or_else(|| json!([{ "tab_id": 0, "title": s["title"], "url": s["url"] }])),
             "timestamp": ts(Utc::now()),
         },
         "space": {
@@ -411,14 +411,12 @@ fn browser_action(
             json!({ "timeoutMs": num.unwrap_or(1000) }),
         )?,
         "completion" => parse_action("title", json!({}))?,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                format!(
-                    "{id} ({}) is not offered yet: sessions have one tab",
-                    b.kind
-                ),
-            ))
+        "goto_new_tab" => parse_action("new_tab", json!({ "url": text }))?,
+        "switch_tab" => parse_action("switch_tab", json!({ "index": num.unwrap_or(0) }))?,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "{id} ({other}) cannot be stepped on"
+            )))
         }
     };
     Ok(Some((action, b.kind)))
@@ -516,22 +514,42 @@ fn execute_action(a: &Map<String, Value>) -> Result<Action, ApiError> {
         "fill" => element("fill", get("value")),
         "check" => element("check", get("value")),
         "select_dropdown_option" => element("select_dropdown_option", get("value")),
-        "goto" => parse_action("goto", json!({ "url": get("url"), "waitUntil": a.get("wait_until").cloned().unwrap_or(json!("domcontentloaded")) })),
+        "goto" => parse_action(
+            "goto",
+            json!({ "url": get("url"), "waitUntil": a.get("wait_until").cloned().unwrap_or(json!("domcontentloaded")) }),
+        ),
         "go_back" => parse_action("back", json!({})),
         "go_forward" => parse_action("forward", json!({})),
         "reload" => parse_action("reload", json!({})),
-        "wait" => parse_action("wait_for_timeout", json!({ "timeoutMs": num("time_ms").unwrap_or(1000) })),
+        "wait" => parse_action(
+            "wait_for_timeout",
+            json!({ "timeoutMs": num("time_ms").unwrap_or(1000) }),
+        ),
         "press_key" => parse_action("press", json!({ "key": get("key") })),
-        "scroll_up" => parse_action("scroll", json!({ "direction": "up", "amount": num("amount") })),
-        "scroll_down" => parse_action("scroll", json!({ "direction": "down", "amount": num("amount") })),
+        "scroll_up" => parse_action(
+            "scroll",
+            json!({ "direction": "up", "amount": num("amount") }),
+        ),
+        "scroll_down" => parse_action(
+            "scroll",
+            json!({ "direction": "down", "amount": num("amount") }),
+        ),
         "evaluate_js" => parse_action("evaluate", json!({ "expression": get("code") })),
-        "scrape" => parse_action("scrape", json!({ "selector": css, "onlyMainContent": get("only_main_content").as_bool().unwrap_or(true) })),
+        "scrape" => parse_action(
+            "scrape",
+            json!({ "selector": css, "onlyMainContent": get("only_main_content").as_bool().unwrap_or(true) }),
+        ),
         "completion" => parse_action("title", json!({})),
-        "goto_new_tab" | "switch_tab" | "close_tab" | "upload_file" | "download_file" | "solve_captcha" => Err(ApiError::new(
+        "goto_new_tab" => parse_action("new_tab", json!({ "url": get("url") })),
+        "switch_tab" => parse_action("switch_tab", json!({ "index": get("tab_index") })),
+        "close_tab" => parse_action("close_tab", json!({})),
+        "upload_file" | "download_file" | "solve_captcha" => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
-            format!("`{kind}` is not offered yet (sessions have one tab; no file transfer, no captcha solving)"),
+            format!("`{kind}` is not offered yet (no file transfer, no captcha solving)"),
         )),
-        other => Err(ApiError::bad_request(format!("unknown action type `{other}`"))),
+        other => Err(ApiError::bad_request(format!(
+            "unknown action type `{other}`"
+        ))),
     }
 }
 

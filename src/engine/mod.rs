@@ -9,6 +9,7 @@ mod launch;
 pub mod page;
 pub mod policy;
 pub mod protocol;
+pub mod tabs;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -169,6 +170,67 @@ impl Engine {
             }
         }
         None
+    }
+
+    /// Runs one action on a session's tabs within `deadline`: tab actions on the set, the rest
+    /// on the active tab. A tab the action opened (a `target=_blank` click) becomes active.
+    pub async fn run_on(
+        &self,
+        tabs: &tabs::Tabs,
+        action: &Action,
+        deadline: Duration,
+    ) -> Result<ActionOutput, EngineError> {
+        let Some(page) = tabs.active() else {
+            return Err(EngineError::PageGone("the session has no tab".into()));
+        };
+        let mut out = match action {
+            Action::NewTab(t) => {
+                let goto = Action::from_parts("goto", serde_json::json!({ "url": t.url }))
+                    .map_err(EngineError::BadInput)?;
+                goto.validate()?;
+                let tab = Arc::new(page.new_tab(&self.inner.env).await?);
+                let mut out = match self.run(&tab, &goto, deadline).await {
+                    Ok(out) => out,
+                    Err(e) => {
+                        tab.close_tab().await;
+                        return Err(e);
+                    }
+                };
+                let index = tabs.push_arc(tab);
+                out.insert("tab".into(), index.into());
+                out
+            }
+            Action::SwitchTab(t) => {
+                tabs.switch(t.index)?;
+                actions::output([("tab", t.index.into())])
+            }
+            Action::CloseTab(t) => {
+                let closed = tabs.remove(t.index)?;
+                closed.close_tab().await;
+                ActionOutput::new()
+            }
+            other => self.run(&page, other, deadline).await?,
+        };
+        if let Some(target) = out
+            .remove("openedTab")
+            .and_then(|v| v.as_str().map(str::to_string))
+        {
+            match page.adopt(&target, &self.inner.env).await {
+                Ok(tab) => {
+                    let index = tabs.push(tab);
+                    out.insert("tab".into(), index.into());
+                }
+                Err(e) => tracing::warn!(%e, "could not take over the tab a click opened"),
+            }
+        }
+        if !matches!(action, Action::Snapshot(_)) {
+            return Ok(out);
+        }
+        out.insert(
+            "tabs".into(),
+            serde_json::to_value(tabs.info().await).unwrap_or_default(),
+        );
+        Ok(out)
     }
 
     /// Runs one action on a page within `deadline`.

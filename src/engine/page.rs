@@ -129,6 +129,44 @@ impl Page {
         result
     }
 
+    /// Opens another tab in this page's context (a session's second tab).
+    pub(super) async fn new_tab(&self, env: &PageEnv) -> Result<Page, EngineError> {
+        Self::open_tab(&self.conn, &self.context_id, env, self.generation).await
+    }
+
+    /// Takes over a tab the page opened itself (a `target=_blank` link, `window.open`).
+    pub(super) async fn adopt(&self, target_id: &str, env: &PageEnv) -> Result<Page, EngineError> {
+        Self::attach(
+            &self.conn,
+            &self.context_id,
+            target_id.to_string(),
+            env,
+            self.generation,
+        )
+        .await
+    }
+
+    /// Closes this tab only; the context and the session's other tabs live on.
+    pub(super) async fn close_tab(&self) {
+        self.task.abort();
+        let close = CloseTarget {
+            target_id: self.target_id.clone(),
+        };
+        let _ = self.conn.exec(&close, Duration::from_secs(5)).await;
+        self.conn.unregister_target(&self.session);
+    }
+
+    /// Title and URL as the browser knows them (no round trip to the renderer).
+    pub async fn info(&self) -> (String, String) {
+        let ask = GetTargetInfo {
+            target_id: self.target_id.clone(),
+        };
+        match self.conn.exec(&ask, Duration::from_secs(5)).await {
+            Ok(a) => (a.target_info.title, a.target_info.url),
+            Err(_) => (String::new(), String::new()),
+        }
+    }
+
     async fn open_tab(
         conn: &Connection,
         context_id: &str,
@@ -140,6 +178,16 @@ impl Page {
             browser_context_id: context_id.to_string(),
         };
         let target_id = conn.exec(&create, CALL_TIMEOUT).await?.target_id;
+        Self::attach(conn, context_id, target_id, env, generation).await
+    }
+
+    async fn attach(
+        conn: &Connection,
+        context_id: &str,
+        target_id: String,
+        env: &PageEnv,
+        generation: u64,
+    ) -> Result<Page, EngineError> {
         let attach = AttachToTarget {
             target_id: target_id.clone(),
             flatten: true,

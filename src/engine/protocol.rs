@@ -365,3 +365,29 @@ pub struct FailRequest {
     pub error_reason: &'static str,
 }
 command!(FailRequest => "Fetch.failRequest", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloseTarget {
+    pub target_id: String,
+}
+command!(CloseTarget => "Target.closeTarget", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetTargetInfo {
+    pub target_id: String,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetInfoAnswer {
+    pub target_info: TargetInfo,
+}
+#[derive(Deserialize)]
+pub struct TargetInfo {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub url: String,
+}
+command!(GetTargetInfo => "Target.getTargetInfo", TargetInfoAnswer);

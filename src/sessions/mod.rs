@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::engine::{Action, ActionOutput, ContextOptions, Engine, EngineError, Page, PageOptions};
+use crate::engine::tabs::Tabs;
+use crate::engine::{Action, ActionOutput, ContextOptions, Engine, EngineError, PageOptions};
 use record::reason;
 pub use record::{SessionOptions, SessionRecord, Status};
 pub use store::{Limits, MemoryStore, SessionStore, StoreError};
@@ -91,7 +92,7 @@ pub struct ActionResult {
 
 /// A session's browser side, on this instance.
 struct Live {
-    page: Page,
+    tabs: Tabs,
     /// Serialises actions: one at a time per session, sessions in parallel.
     turn: tokio::sync::Mutex<()>,
 }
@@ -212,7 +213,7 @@ impl Sessions {
         };
         self.inner.store.mark_started(&id, Utc::now()).await?;
         let live = Arc::new(Live {
-            page,
+            tabs: Tabs::new(page),
             turn: tokio::sync::Mutex::new(()),
         });
         if let Ok(mut m) = self.inner.live.lock() {
@@ -287,11 +288,11 @@ impl Sessions {
         let _turn = live.turn.lock().await;
         let engine = &self.inner.engine;
         let mut result = engine
-            .run(&live.page, &req.action, self.inner.cfg.action_timeout)
+            .run_on(&live.tabs, &req.action, self.inner.cfg.action_timeout)
             .await;
         if req.screenshot {
-            if let Ok(out) = result.as_mut() {
-                match crate::engine::actions::screenshot_base64(&live.page, false).await {
+            if let (Ok(out), Some(page)) = (result.as_mut(), live.tabs.active()) {
+                match crate::engine::actions::screenshot_base64(&page, false).await {
                     Ok(png) => {
                         out.insert(
                             "screenshot".into(),
@@ -332,12 +333,12 @@ impl Sessions {
 
     /// The page died under an action: closed meanwhile (409), or crashed (the session errors).
     async fn page_lost(&self, id: &str, live: &Live, error: EngineError) -> SessionError {
-        let dead = live
-            .page
-            .dead_reason()
-            .or_else(|| live.page.conn.closed_reason());
+        let Some(page) = live.tabs.active() else {
+            return SessionError::Engine(error);
+        };
+        let dead = page.dead_reason().or_else(|| page.conn.closed_reason());
         if let Some(why) = dead {
-            let r = if live.page.conn.closed_reason().is_some() {
+            let r = if page.conn.closed_reason().is_some() {
                 reason::BROWSER_CRASHED
             } else {
                 reason::PAGE_CRASHED
@@ -396,7 +397,10 @@ impl Sessions {
     async fn drop_live(&self, id: &str) {
         let live = self.inner.live.lock().ok().and_then(|mut m| m.remove(id));
         if let Some(live) = live {
-            live.page.close().await;
+            // Disposing the context (through any tab) closes every tab of the session.
+            for page in live.tabs.all() {
+                page.close().await;
+            }
         }
     }
 }
@@ -447,7 +451,7 @@ async fn death_watch(
             .lock()
             .map(|m| {
                 m.iter()
-                    .filter(|(_, l)| l.page.generation == death.generation)
+                    .filter(|(_, l)| l.tabs.generation == death.generation)
                     .map(|(id, _)| id.clone())
                     .collect()
             })
@@ -486,13 +490,25 @@ async fn page_watch(
         let s = Sessions { inner };
         let found = s.inner.live.lock().ok().and_then(|m| {
             m.iter()
-                .find(|(_, l)| l.page.session == ev.session)
-                .map(|(id, l)| (id.clone(), l.page.conn.closed_reason().is_some()))
+                .find(|(_, l)| l.tabs.has_session(&ev.session))
+                .map(|(id, l)| {
+                    let down = l
+                        .tabs
+                        .active()
+                        .is_some_and(|p| p.conn.closed_reason().is_some());
+                    // A tab that closed itself (window.close) just leaves the set.
+                    let closed_itself =
+                        !down && !ev.reason.contains("crash") && l.tabs.forget(&ev.session);
+                    (id.clone(), down, closed_itself)
+                })
         });
         // Pooled pages belong to no session: the pool drops them itself.
-        let Some((id, browser_down)) = found else {
+        let Some((id, browser_down, closed_itself)) = found else {
             continue;
         };
+        if closed_itself {
+            continue;
+        }
         let why = if browser_down {
             reason::BROWSER_CRASHED
         } else {

@@ -92,6 +92,9 @@ actions! {
     "snapshot" => Snapshot(observe::ObserveOptions),
     "step" => Step(observe::Step),
     "evaluate" => Evaluate(read::Evaluate),
+    "new_tab" => NewTab(crate::engine::tabs::NewTab),
+    "switch_tab" => SwitchTab(crate::engine::tabs::SwitchTab),
+    "close_tab" => CloseTab(crate::engine::tabs::CloseTab),
     "scrape" => Scrape(read::Scrape),
 }
 
@@ -213,6 +216,10 @@ pub async fn run(
         Action::Snapshot(o) => observe::snapshot(page, o).await,
         Action::Step(s) => observe::step(page, s).await,
         Action::Evaluate(e) => read::evaluate(page, e).await,
+        // They act on a session's set of tabs, not on one page: Engine::run_on runs them.
+        Action::NewTab(_) | Action::SwitchTab(_) | Action::CloseTab(_) => Err(
+            EngineError::Internal("tab actions run on a session's tabs (Engine::run_on)".into()),
+        ),
         Action::Scrape(s) => read::scrape(page, s).await,
     }
 }

@@ -251,10 +251,25 @@ pub async fn click_el(
     let el = locate(page, loc, timeout_ms, false).await?;
     let (x, y) = el.point;
     let events = page.events()?;
+    let mut opened = page.conn.browser_events();
     mouse_click(page, x, y, button, count.clamp(1, 3)).await?;
     settle(page, events).await?;
+    // A link with target=_blank (or a window.open) made a tab: say which, for the session.
+    let mut new_tab = None;
+    while let Ok(ev) = opened.try_recv() {
+        let info = &ev.params["targetInfo"];
+        if ev.method == "Target.targetCreated"
+            && info["type"] == "page"
+            && info["openerId"].as_str() == Some(page.target_id.as_str())
+        {
+            new_tab = info["targetId"].as_str().map(str::to_string);
+        }
+    }
     let mut out = el.details;
     out.insert("clickedPoint".into(), json!({ "x": x, "y": y }));
+    if let Some(t) = new_tab {
+        out.insert("openedTab".into(), Value::String(t));
+    }
     out.insert(
         "url".into(),
         Value::from(super::navigate::page_url(page).await?),
