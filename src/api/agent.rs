@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::Tenant;
-use super::errors::{parse_json, ApiError, Body};
+use super::errors::{parse_json, parse_json_or_default, ApiError, Body};
 use super::AppState;
 use crate::engine::{Action, EngineError};
 use crate::sessions::record::reason;
@@ -120,11 +120,7 @@ async fn start(
     Tenant(tenant): Tenant,
     Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
-    let b: StartBody = if body.iter().all(u8::is_ascii_whitespace) {
-        StartBody::default()
-    } else {
-        parse_json(&body, "session options")?
-    };
+    let b: StartBody = parse_json_or_default(&body, "session options")?;
     let idle = positive(
         "idle_timeout_minutes",
         b.idle_timeout_minutes.or(b.timeout_minutes),
@@ -358,11 +354,7 @@ async fn observe(
 ) -> Result<Json<Value>, ApiError> {
     let started = Utc::now();
     st.sessions.get(&tenant, &id).await.map_err(failure)?;
-    let b: ObserveBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ObserveBody::default()
-    } else {
-        parse_json(&body, "observe request")?
-    };
+    let b: ObserveBody = parse_json_or_default(&body, "observe request")?;
     match observation(&st, &tenant, &id, &b, started).await? {
         Ok(obs) => Ok(Json(obs)),
         Err(e) => Err(e.into()),
@@ -638,11 +630,7 @@ async fn scrape(
     Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     st.sessions.get(&tenant, &id).await.map_err(failure)?;
-    let b: ScrapeBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ScrapeBody::default()
-    } else {
-        parse_json(&body, "scrape request")?
-    };
+    let b: ScrapeBody = parse_json_or_default(&body, "scrape request")?;
     if let Some(url) = &b.url {
         if let Err(e) = run(
             &st,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::Tenant;
-use super::errors::{parse_json, ApiError, Body};
+use super::errors::{parse_json, parse_json_or_default, ApiError, Body};
 use super::AppState;
 use crate::engine::Action;
 use crate::sessions::{ActionRequest, CreateRequest, SessionError, SessionRecord, Status};
@@ -103,11 +103,7 @@ async fn create(
     Tenant(tenant): Tenant,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let body: CreateBody = if body.iter().all(u8::is_ascii_whitespace) {
-        CreateBody::default()
-    } else {
-        parse_json(&body, "session options")?
-    };
+    let body: CreateBody = parse_json_or_default(&body, "session options")?;
     let ttl = match body.max_ttl_seconds {
         Some(t) if t < 1 => {
             return Err(ApiError::bad_request(format!(

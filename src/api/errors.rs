@@ -144,3 +144,14 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> R
         }
     })
 }
+
+/// Like [`parse_json`], but an empty (or blank) body means all defaults: clients may omit it.
+pub fn parse_json_or_default<T: serde::de::DeserializeOwned + Default>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_json(bytes, what)
+}
