@@ -59,10 +59,12 @@ async fn main() {
         engine.run(&page, &goto, deadline).await.expect("goto");
         let (mut total, mut inpage, mut transfer, mut rust) = (vec![], vec![], vec![], vec![]);
         let mut listed = 0;
+        // What observe passes by default (max_nb_actions 100, no page content).
+        let args = json!({ "maxListed": 100 });
         // Warm-up: the first observes of a page pay for the isolated world and the JIT.
         for _ in 0..5 {
             let raw = page
-                .eval(action_space::COLLECTOR, &json!({}))
+                .eval(action_space::COLLECTOR, &args)
                 .await
                 .expect("collect");
             std::hint::black_box(raw);
@@ -70,7 +72,7 @@ async fn main() {
         for _ in 0..RUNS {
             let t0 = Instant::now();
             let raw = page
-                .eval(action_space::COLLECTOR, &json!({}))
+                .eval(action_space::COLLECTOR, &args)
                 .await
                 .expect("collect");
             let evaluated = t0.elapsed().as_secs_f64() * 1000.0;

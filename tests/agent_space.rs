@@ -505,6 +505,9 @@ async fn big_pages_are_capped_viewport_first_and_say_so() {
         "{}",
         s["description"]
     );
+    // An unlisted off-screen id (a light record) can still be stepped on: the last button.
+    let v = pp.ok(ALICE, &id, "step", json!({ "id": "B1667" })).await;
+    assert_eq!(v["elementText"], "Button 4998", "{v}");
     // A larger max lists more, until the character budget: what is cut is still said.
     let s = pp
         .ok(ALICE, &id, "snapshot", json!({ "maxNbActions": 5000 }))

@@ -22,6 +22,9 @@ function (opts) {
   const I_ROLES = new Set(['textbox', 'searchbox', 'combobox', 'slider', 'spinbutton', 'listbox']);
   const LANDMARKS = { NAV: 'navigation', HEADER: 'header', FOOTER: 'footer', MAIN: 'main', ASIDE: 'aside', FORM: 'form', DIALOG: 'dialog' };
   const maxNodes = opts.maxNodes || 20000;
+  // How many actions the observe can list at most (its max_nb_actions); unset: all.
+  const listBudget = opts.maxListed || Infinity;
+  let offscreenFull = 0;
 
   const nodes = [];
   const images = [];
@@ -260,15 +263,25 @@ function (opts) {
       if (inViewport && probe(el, off, el.getClientRects()).covered) continue;
 
       const prefix = prefixFor(role, el);
-      const name = accessibleName(el, role);
       const gx = box.left + off.x, gy = box.top + off.y;
+      const bbox = [Math.round(gx + sx), Math.round(gy + sy), Math.round(box.width), Math.round(box.height)];
+      // Listing is viewport first: off-screen elements past the listing budget cannot be
+      // listed, so they get a light record (enough to step on them), not a description.
+      if (!inViewport && offscreenFull >= listBudget) {
+        const light = { id: idFor(el, prefix), tag: t.toLowerCase(), role, box: bbox, inView: false };
+        if (t === 'INPUT') light.type = (el.type || 'text').toLowerCase();
+        if (el.isContentEditable) light.type = 'contenteditable';
+        nodes.push(light);
+        continue;
+      }
+      if (!inViewport) offscreenFull++;
       const node = {
         id: idFor(el, prefix),
         tag: t.toLowerCase(),
         role,
-        name,
-        box: [Math.round(gx + sx), Math.round(gy + sy), Math.round(box.width), Math.round(box.height)],
-        inView: gy + box.height > 0 && gy < vh && gx + box.width > 0 && gx < vw,
+        name: accessibleName(el, role),
+        box: bbox,
+        inView: inViewport,
         context: landmarkOf(el) || heading,
       };
       if (frame) node.frame = frame;

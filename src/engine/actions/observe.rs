@@ -73,7 +73,7 @@ async fn observe_raw(
     let raw = page
         .eval(
             action_space::COLLECTOR,
-            &json!({ "pageContent": opts.page_content }),
+            &json!({ "pageContent": opts.page_content, "maxListed": opts.max_nb_actions }),
         )
         .await?;
     let text = raw.as_str().unwrap_or_default();
