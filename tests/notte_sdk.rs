@@ -3,30 +3,14 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::{token, Fixtures, Pp, ALICE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unmodified_notte_sdk_works() {
-    let python = common::venv_python();
     let fx = Fixtures::start().await;
     let pp = Pp::default().await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/notte_sdk_flow.py");
     let fixtures = format!("http://{}", fx.addr);
-    let out = tokio::process::Command::new(python)
-        .arg(script)
-        .args([pp.base.as_str(), token(ALICE).as_str(), fixtures.as_str()])
-        .env("DISABLE_TELEMETRY", "true")
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "notte-sdk flow failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("notte-sdk flow ok"), "{stdout}");
+    let args = [pp.base.as_str(), &token(ALICE), fixtures.as_str()];
+    common::run_python_flow("notte_sdk_flow.py", &args, "notte-sdk flow ok").await;
     pp.stop().await;
 }

@@ -6,13 +6,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::Tenant;
 use super::errors::{parse_json, parse_json_or_default, ApiError, Body};
-use super::AppState;
+use super::{ts, AppState};
 use crate::engine::{Action, EngineError};
 use crate::sessions::record::reason;
 use crate::sessions::{ActionRequest, CreateRequest, SessionError, SessionRecord, Status};
@@ -27,10 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}/page/step", post(step))
         .route("/sessions/{id}/page/execute", post(execute))
         .route("/sessions/{id}/page/scrape", post(scrape))
-}
-
-fn ts(t: DateTime<Utc>) -> Value {
-    Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 fn minutes(seconds: u64) -> u64 {

@@ -6,13 +6,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::Tenant;
 use super::errors::{parse_json, parse_json_or_default, ApiError, Body};
-use super::AppState;
+use super::{ts, AppState};
 use crate::engine::Action;
 use crate::sessions::{ActionRequest, CreateRequest, SessionError, SessionRecord, Status};
 
@@ -30,10 +30,6 @@ struct CreateBody {
     proxy: Option<bool>,
     bypass_bot_detection: Option<bool>,
     cdp: Option<bool>,
-}
-
-fn ts(t: DateTime<Utc>) -> Value {
-    Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 /// The session object of seed 000.

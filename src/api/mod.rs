@@ -21,6 +21,11 @@ pub struct AppState {
     pub secrets: Arc<ApiSecrets>,
 }
 
+/// A wire timestamp: ISO 8601, UTC, milliseconds (both protocols' clients parse it).
+pub(crate) fn ts(t: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
 pub fn router(state: AppState, body_limit: usize) -> Router {
     Router::new()
         .merge(health::router())

@@ -312,3 +312,22 @@ pub fn venv_python() -> std::path::PathBuf {
     );
     python
 }
+
+/// Runs `tests/python/<script>` with `args` in the test venv; panics with its output unless it
+/// exits 0 and prints `<ok_line>`.
+pub async fn run_python_flow(script: &str, args: &[&str], ok_line: &str) {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let out = tokio::process::Command::new(venv_python())
+        .arg(path)
+        .args(args)
+        .env("DISABLE_TELEMETRY", "true")
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(ok_line), "{stdout}");
+}
