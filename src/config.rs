@@ -21,6 +21,21 @@ pub struct Config {
     /// Capture-style API secrets as `userId:secret`; stored hashed once loaded.
     #[serde(deserialize_with = "list")]
     pub api_secrets: Vec<String>,
+    /// OAuth 2.0 clients of the built-in token endpoint, as `clientId:secret`; the client id is
+    /// the tenant. Stored hashed once loaded.
+    #[serde(deserialize_with = "list")]
+    pub oauth_clients: Vec<String>,
+    /// HS256 key of the access tokens (at least 32 characters); generated into the state dir
+    /// when unset, so tokens survive a restart.
+    pub jwt_secret: Option<String>,
+    /// Lifetime of issued access tokens.
+    pub token_lifetime_seconds: u64,
+    /// `iss` of issued tokens and the issuer in discovery; default `http://HOST:PORT`.
+    pub issuer: Option<String>,
+    /// `aud` of issued tokens, required of every token.
+    pub audience: String,
+    /// Scope a token needs to use the API.
+    pub required_scope: String,
     /// Where generated secrets are kept between runs.
     pub state_dir: PathBuf,
     /// Ready contexts+pages kept warm for fast session starts.
@@ -54,6 +69,12 @@ impl Default for Config {
             allow_private_network: false,
             deny_hosts: Vec::new(),
             api_secrets: Vec::new(),
+            oauth_clients: Vec::new(),
+            jwt_secret: None,
+            token_lifetime_seconds: 3600,
+            issuer: None,
+            audience: "pagepilot".into(),
+            required_scope: "sessions".into(),
             state_dir: default_state_dir(),
             pool_size: 2,
             max_sessions_per_tenant: 5,
@@ -131,7 +152,13 @@ impl Config {
         {
             return Err("viewport_width and viewport_height must be 1..5000".into());
         }
-        for s in &self.api_secrets {
+        if self.jwt_secret.as_ref().is_some_and(|k| k.len() < 32) {
+            return Err("jwt_secret must be at least 32 characters".into());
+        }
+        if self.token_lifetime_seconds == 0 {
+            return Err("token_lifetime_seconds must be at least 1".into());
+        }
+        for s in self.api_secrets.iter().chain(&self.oauth_clients) {
             match s.split_once(':') {
                 Some((u, p)) if !u.is_empty() && !p.is_empty() => {}
                 _ => {

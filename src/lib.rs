@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use api::auth::ApiSecrets;
+use api::auth::{ApiSecrets, Auth, JwtKeys};
 use config::Config;
 use engine::{Engine, EngineConfig};
 use sessions::{Limits, MemoryStore, SessionConfig, Sessions};
@@ -35,43 +35,111 @@ impl Server {
     }
 }
 
-/// Loads or creates the API secrets; on a first start without any, prints how to use the new one.
-fn load_secrets(cfg: &Config) -> Result<ApiSecrets, String> {
-    let mut secrets = ApiSecrets::default();
-    for entry in &cfg.api_secrets {
-        if let Some((user, secret)) = entry.split_once(':') {
-            secrets.add(user, secret);
+/// Loads hashed secrets from config and the state dir; with none at all, generates one for
+/// `local`, keeps its hash, and prints it once with `how` to use it.
+fn load_hashed(
+    cfg: &Config,
+    configured: &[String],
+    file: &str,
+    what: &str,
+) -> Result<ApiSecrets, String> {
+    let mut set = ApiSecrets::default();
+    for entry in configured {
+        if let Some((id, secret)) = entry.split_once(':') {
+            set.add(id, secret);
         }
     }
-    let stored = secrets
-        .load_state(&cfg.state_dir)
-        .map_err(|e| format!("cannot read secrets in {}: {e}", cfg.state_dir.display()))?;
-    if secrets.is_empty() {
-        let token = secrets.generate(&cfg.state_dir, "local").map_err(|e| {
-            format!(
-                "cannot store a new secret in {}: {e}",
-                cfg.state_dir.display()
-            )
-        })?;
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(&token)
-            .unwrap_or_default();
-        let raw = String::from_utf8_lossy(&raw);
+    let dir = &cfg.state_dir;
+    let stored = set
+        .load_state(dir, file)
+        .map_err(|e| format!("cannot read {what} in {}: {e}", dir.display()))?;
+    if set.is_empty() {
+        let pair = set
+            .generate(dir, file, "local")
+            .map_err(|e| format!("cannot store a new {what} in {}: {e}", dir.display()))?;
+        let how = if file == api::auth::API_SECRETS_FILE {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&pair);
+            format!("use it as      Authorization: Bearer {b64}")
+        } else {
+            "get a token    curl -u 'id:secret' -d grant_type=client_credentials http://HOST:PORT/oauth/token".to_string()
+        };
         tracing::warn!(
-            "no API secrets configured: generated one for user `local` (only its hash is kept in {}).\n  \
-             userId:secret  {raw}\n  use it as      Authorization: Bearer {token}\n  \
-             It is shown only now; delete that file to make a new one.",
-            cfg.state_dir.display()
+            "no {what} configured: generated one for `local` (only its hash is kept in {}).\n  \
+             id:secret      {pair}\n  {how}\n  It is shown only now; delete that file to make a new one.",
+            dir.display()
         );
     } else if stored > 0 {
-        tracing::info!(stored, dir = %cfg.state_dir.display(), "loaded API secrets from the state dir");
+        tracing::info!(stored, dir = %dir.display(), "loaded {what} from the state dir");
     }
-    Ok(secrets)
+    Ok(set)
+}
+
+/// The access tokens' HS256 key: configured, or generated once into the state dir.
+fn jwt_key(cfg: &Config) -> Result<String, String> {
+    if let Some(k) = &cfg.jwt_secret {
+        return Ok(k.clone());
+    }
+    let path = cfg.state_dir.join("jwt-secret");
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        if k.trim().len() >= 32 {
+            return Ok(k.trim().to_string());
+        }
+    }
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    let key = hex::encode(bytes);
+    std::fs::create_dir_all(&cfg.state_dir)
+        .map_err(|e| format!("cannot create {}: {e}", cfg.state_dir.display()))?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).write(true).truncate(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(&path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut f, key.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(key)
+}
+
+fn load_auth(cfg: &Config, addr: SocketAddr) -> Result<Auth, String> {
+    let api_secrets = load_hashed(
+        cfg,
+        &cfg.api_secrets,
+        api::auth::API_SECRETS_FILE,
+        "API secrets",
+    )?;
+    let oauth_clients = load_hashed(
+        cfg,
+        &cfg.oauth_clients,
+        api::auth::OAUTH_CLIENTS_FILE,
+        "OAuth clients",
+    )?;
+    let key = jwt_key(cfg)?;
+    let jwt = JwtKeys {
+        encoding: jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+        decoding: jsonwebtoken::DecodingKey::from_secret(key.as_bytes()),
+        issuer: cfg
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+        audience: cfg.audience.clone(),
+        lifetime_seconds: cfg.token_lifetime_seconds,
+        required_scope: cfg.required_scope.clone(),
+    };
+    Ok(Auth {
+        api_secrets,
+        oauth_clients,
+        jwt,
+    })
 }
 
 /// Starts the browser, the session registry and the HTTP server.
 pub async fn start(cfg: Config) -> Result<Server, String> {
-    let secrets = load_secrets(&cfg)?;
+    let listener = tokio::net::TcpListener::bind((cfg.host.as_str(), cfg.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", cfg.host, cfg.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let auth = load_auth(&cfg, addr)?;
     let viewport = (cfg.viewport_width, cfg.viewport_height);
     let engine = Engine::start(EngineConfig {
         chromium: cfg.chromium.clone(),
@@ -99,17 +167,9 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
     );
     let state = api::AppState {
         sessions: sessions.clone(),
-        secrets: Arc::new(secrets),
+        auth: Arc::new(auth),
     };
     let app = api::router(state, cfg.body_limit_bytes);
-    let listener = match tokio::net::TcpListener::bind((cfg.host.as_str(), cfg.port)).await {
-        Ok(l) => l,
-        Err(e) => {
-            engine.shutdown().await;
-            return Err(format!("cannot listen on {}:{}: {e}", cfg.host, cfg.port));
-        }
-    };
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -119,7 +179,11 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
             tracing::error!(%e, "server stopped");
         }
     });
-    tracing::info!(%addr, "pagepilot listening; authenticate with `Authorization: Bearer base64(userId:secret)`");
+    tracing::info!(
+        %addr,
+        "pagepilot listening; authenticate with `Authorization: Bearer <token>`: an access token from \
+         POST /oauth/token (client_credentials), or a Capture API secret base64(userId:secret)"
+    );
     Ok(Server {
         addr,
         sessions,

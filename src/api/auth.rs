@@ -1,5 +1,7 @@
-//! Bearer authentication. For now: Capture's `base64(userId:secret)` API secrets, kept as
-//! salted SHA-256 hashes and compared in constant time; the tenant is the userId.
+//! Bearer authentication (resource server): JWT access tokens from the built-in token endpoint
+//! (HS256; `iss`, `aud`, `exp`, `nbf`, scope checked), and Capture's `base64(userId:secret)` API
+//! secrets, kept as salted SHA-256 hashes and compared in constant time. The tenant is the
+//! token's `sub` (the OAuth client id) or the secret's userId.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -7,16 +9,20 @@ use std::path::Path;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::errors::ApiError;
 use super::AppState;
 
-/// File in the state dir holding generated secrets (`userId salt hash` per line, hex).
-const SECRETS_FILE: &str = "api-secrets";
+/// Files in the state dir holding generated secrets (`id salt hash` per line, hex).
+pub const API_SECRETS_FILE: &str = "api-secrets";
+pub const OAUTH_CLIENTS_FILE: &str = "oauth-clients";
 
 struct Hashed {
     salt: [u8; 16],
@@ -61,17 +67,24 @@ impl ApiSecrets {
             .ok()?;
         let text = String::from_utf8(raw).ok()?;
         let (user, secret) = text.split_once(':')?;
-        let entries = self.by_user.get(user)?;
+        self.check(user, secret).then(|| user.to_string())
+    }
+
+    /// Whether `secret` is one of `user`'s, in constant time over the stored hashes.
+    pub fn check(&self, user: &str, secret: &str) -> bool {
+        let Some(entries) = self.by_user.get(user) else {
+            return false;
+        };
         let mut ok = subtle::Choice::from(0u8);
         for e in entries {
             ok |= digest(&e.salt, secret).ct_eq(&e.hash);
         }
-        bool::from(ok).then(|| user.to_string())
+        bool::from(ok)
     }
 
-    /// Loads the secrets generated on an earlier start from the state dir.
-    pub fn load_state(&mut self, dir: &Path) -> std::io::Result<usize> {
-        let path = dir.join(SECRETS_FILE);
+    /// Loads the secrets generated on an earlier start from `file` in the state dir.
+    pub fn load_state(&mut self, dir: &Path, file: &str) -> std::io::Result<usize> {
+        let path = dir.join(file);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -103,9 +116,9 @@ impl ApiSecrets {
         Ok(n)
     }
 
-    /// Makes a new secret for `user`, stores only its hash in the state dir, and returns the
-    /// bearer token to print once.
-    pub fn generate(&mut self, dir: &Path, user: &str) -> std::io::Result<String> {
+    /// Makes a new secret for `user`, stores only its hash in `file` in the state dir, and
+    /// returns the `user:secret` pair to print once.
+    pub fn generate(&mut self, dir: &Path, file: &str, user: &str) -> std::io::Result<String> {
         let mut bytes = [0u8; 24];
         rand::rng().fill_bytes(&mut bytes);
         let secret = hex::encode(bytes);
@@ -113,7 +126,7 @@ impl ApiSecrets {
         rand::rng().fill_bytes(&mut salt);
         let hash = digest(&salt, &secret);
         std::fs::create_dir_all(dir)?;
-        let path = dir.join(SECRETS_FILE);
+        let path = dir.join(file);
         let mut opts = std::fs::OpenOptions::new();
         opts.create(true).append(true);
         #[cfg(unix)]
@@ -124,7 +137,72 @@ impl ApiSecrets {
             .entry(user.to_string())
             .or_default()
             .push(Hashed { salt, hash });
-        Ok(base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}")))
+        Ok(format!("{user}:{secret}"))
+    }
+}
+
+/// The JWT side of authentication: the key, and what every token must say.
+pub struct JwtKeys {
+    pub encoding: EncodingKey,
+    pub decoding: DecodingKey,
+    pub issuer: String,
+    pub audience: String,
+    pub lifetime_seconds: u64,
+    pub required_scope: String,
+}
+
+/// The claims of our access tokens.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: u64,
+    pub nbf: u64,
+    pub exp: u64,
+    pub jti: String,
+    #[serde(default)]
+    pub scope: String,
+}
+
+/// Everything that authenticates requests.
+pub struct Auth {
+    pub api_secrets: ApiSecrets,
+    pub oauth_clients: ApiSecrets,
+    pub jwt: JwtKeys,
+}
+
+impl JwtKeys {
+    /// The tenant of a valid access token, or the RFC 6750 error to answer.
+    pub fn verify(&self, token: &str) -> Result<String, ApiError> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_issuer(&[&self.issuer]);
+        v.set_audience(&[&self.audience]);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        v.validate_nbf = true;
+        v.leeway = 30;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).map_err(|e| {
+            let why = format!("invalid access token: {e}");
+            ApiError::unauthorized(why.clone()).challenge(format!(
+                "Bearer error=\"invalid_token\", error_description=\"{why}\""
+            ))
+        })?;
+        if !data
+            .claims
+            .scope
+            .split_whitespace()
+            .any(|s| s == self.required_scope)
+        {
+            let scope = &self.required_scope;
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("the access token lacks the `{scope}` scope"),
+            )
+            .challenge(format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+            )));
+        }
+        Ok(data.claims.sub)
     }
 }
 
@@ -148,9 +226,15 @@ impl FromRequestParts<AppState> for Tenant {
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
-            .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
+            .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?
+            .trim();
+        // A JWT has three dot-separated parts; base64(userId:secret) has none.
+        if token.split('.').count() == 3 {
+            return state.auth.jwt.verify(token).map(Tenant);
+        }
         state
-            .secrets
+            .auth
+            .api_secrets
             .verify(token)
             .map(Tenant)
             .ok_or_else(|| ApiError::unauthorized("invalid bearer token"))
@@ -177,21 +261,15 @@ mod tests {
     fn generated_secret_survives_reload() {
         let dir = std::env::temp_dir().join(format!("pp-secrets-{}", uuid::Uuid::new_v4()));
         let mut s = ApiSecrets::default();
-        let token = s.generate(&dir, "local").unwrap();
+        let pair = s.generate(&dir, API_SECRETS_FILE, "local").unwrap();
         let mut again = ApiSecrets::default();
-        assert_eq!(again.load_state(&dir).unwrap(), 1);
-        assert_eq!(again.verify(&token), Some("local".into()));
-        let stored = std::fs::read_to_string(dir.join(SECRETS_FILE)).unwrap();
-        let raw = String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(&token)
-                .unwrap(),
-        )
-        .unwrap();
-        assert!(
-            !stored.contains(raw.split_once(':').unwrap().1),
-            "secret stored in clear"
-        );
+        assert_eq!(again.load_state(&dir, API_SECRETS_FILE).unwrap(), 1);
+        let (user, secret) = pair.split_once(':').unwrap();
+        assert!(again.check(user, secret));
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&pair);
+        assert_eq!(again.verify(&b64), Some("local".into()));
+        let stored = std::fs::read_to_string(dir.join(API_SECRETS_FILE)).unwrap();
+        assert!(!stored.contains(secret), "secret stored in clear");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub message: String,
     /// Extra fields merged into the body (session, expiresInSeconds, diagnostics, ...).
     pub extra: Map<String, Value>,
+    /// `WWW-Authenticate` to send (401 defaults to `Bearer`).
+    pub challenge: Option<String>,
 }
 
 impl ApiError {
@@ -23,6 +25,7 @@ impl ApiError {
             status,
             message: message.into(),
             extra: Map::new(),
+            challenge: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -34,6 +37,11 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
+    pub fn challenge(mut self, value: String) -> Self {
+        self.challenge = Some(value);
+        self
+    }
+
     pub fn with(mut self, key: &str, value: Value) -> Self {
         self.extra.insert(key.to_string(), value);
         self
@@ -89,9 +97,15 @@ impl IntoResponse for ApiError {
             body.entry(k).or_insert(v);
         }
         let mut resp = (self.status, Json(Value::Object(body))).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let challenge = match self.challenge {
+            Some(c) => HeaderValue::from_str(&c).ok(),
+            None if self.status == StatusCode::UNAUTHORIZED => {
+                Some(HeaderValue::from_static("Bearer"))
+            }
+            None => None,
+        };
+        if let Some(c) = challenge {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, c);
         }
         resp
     }

@@ -5,6 +5,7 @@ pub mod auth;
 mod capture;
 pub mod errors;
 mod health;
+mod oauth;
 
 use std::sync::Arc;
 
@@ -12,13 +13,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::Router;
 
 use crate::sessions::Sessions;
-use auth::ApiSecrets;
+use auth::Auth;
 use errors::ApiError;
 
 #[derive(Clone)]
 pub struct AppState {
     pub sessions: Sessions,
-    pub secrets: Arc<ApiSecrets>,
+    pub auth: Arc<Auth>,
 }
 
 /// A wire timestamp: ISO 8601, UTC, milliseconds (both protocols' clients parse it).
@@ -31,6 +32,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(health::router())
         .merge(capture::router())
         .merge(agent::router())
+        .merge(oauth::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
         // Refuses an oversized Content-Length before reading the body (and keeps the

@@ -19,6 +19,11 @@ use serde_json::{json, Value};
 
 pub const ALICE: (&str, &str) = ("alice", "alice-secret");
 pub const BOB: (&str, &str) = ("bob", "bob-secret");
+/// OAuth clients of the test server (client id = tenant, as the Capture secrets above).
+pub const ALICE_CLIENT: (&str, &str) = ("alice", "alice-oauth-secret");
+pub const BOB_CLIENT: (&str, &str) = ("bob", "bob-oauth-secret");
+/// The test server's HS256 key, so tests can mint tokens (expired, misaddressed, ...).
+pub const JWT_SECRET: &str = "test-only-jwt-secret-0123456789abcdef";
 
 pub fn token(who: (&str, &str)) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", who.0, who.1))
@@ -115,6 +120,11 @@ pub fn config() -> Config {
             format!("{}:{}", ALICE.0, ALICE.1),
             format!("{}:{}", BOB.0, BOB.1),
         ],
+        oauth_clients: vec![
+            format!("{}:{}", ALICE_CLIENT.0, ALICE_CLIENT.1),
+            format!("{}:{}", BOB_CLIENT.0, BOB_CLIENT.1),
+        ],
+        jwt_secret: Some(JWT_SECRET.into()),
         state_dir: state,
         pool_size: 1,
         ..Config::default()
