@@ -36,6 +36,8 @@ pub struct Config {
     pub audience: String,
     /// Scope a token needs to use the API.
     pub required_scope: String,
+    /// Other OAuth servers (Keycloak, Auth0, ...) whose RS256/ES256 access tokens are accepted.
+    pub external_issuers: Vec<ExternalIssuer>,
     /// Where generated secrets are kept between runs.
     pub state_dir: PathBuf,
     /// Ready contexts+pages kept warm for fast session starts.
@@ -75,6 +77,7 @@ impl Default for Config {
             issuer: None,
             audience: "pagepilot".into(),
             required_scope: "sessions".into(),
+            external_issuers: Vec::new(),
             state_dir: default_state_dir(),
             pool_size: 2,
             max_sessions_per_tenant: 5,
@@ -99,6 +102,24 @@ fn default_state_dir() -> PathBuf {
         Some(h) => PathBuf::from(h).join(".local/state/pagepilot"),
         None => PathBuf::from(".pagepilot-state"),
     }
+}
+
+/// An external OAuth issuer: `[[external_issuers]]` in the TOML file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExternalIssuer {
+    /// The `iss` its tokens carry.
+    pub issuer: String,
+    /// Where its signing keys are published (fetched, cached, refetched on an unknown `kid`).
+    pub jwks_url: String,
+    /// The `aud` its tokens must carry for pagepilot.
+    pub audience: String,
+    /// The claim naming the tenant (default `sub`).
+    #[serde(default = "default_tenant_claim")]
+    pub tenant_claim: String,
+}
+
+fn default_tenant_claim() -> String {
+    "sub".into()
 }
 
 /// Flag values set on the command line; unset ones do not override lower layers.

@@ -126,10 +126,17 @@ fn load_auth(cfg: &Config, addr: SocketAddr) -> Result<Auth, String> {
         lifetime_seconds: cfg.token_lifetime_seconds,
         required_scope: cfg.required_scope.clone(),
     };
+    let externals = cfg
+        .external_issuers
+        .iter()
+        .cloned()
+        .map(api::jwks::External::new)
+        .collect();
     Ok(Auth {
         api_secrets,
         oauth_clients,
         jwt,
+        externals,
     })
 }
 

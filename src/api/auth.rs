@@ -14,6 +14,7 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -170,10 +171,19 @@ pub struct Auth {
     pub api_secrets: ApiSecrets,
     pub oauth_clients: ApiSecrets,
     pub jwt: JwtKeys,
+    pub externals: Vec<super::jwks::External>,
+}
+
+/// RFC 6750 `invalid_token`: 401 with the reason in the challenge.
+fn invalid_token(why: impl std::fmt::Display) -> ApiError {
+    let why = format!("invalid access token: {why}");
+    ApiError::unauthorized(why.clone()).challenge(format!(
+        "Bearer error=\"invalid_token\", error_description=\"{why}\""
+    ))
 }
 
 impl JwtKeys {
-    /// The tenant of a valid access token, or the RFC 6750 error to answer.
+    /// The tenant of a valid access token of ours, or the RFC 6750 error to answer.
     pub fn verify(&self, token: &str) -> Result<String, ApiError> {
         let mut v = Validation::new(Algorithm::HS256);
         v.set_issuer(&[&self.issuer]);
@@ -181,28 +191,73 @@ impl JwtKeys {
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         v.validate_nbf = true;
         v.leeway = 30;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).map_err(|e| {
-            let why = format!("invalid access token: {e}");
-            ApiError::unauthorized(why.clone()).challenge(format!(
-                "Bearer error=\"invalid_token\", error_description=\"{why}\""
-            ))
-        })?;
-        if !data
-            .claims
-            .scope
-            .split_whitespace()
-            .any(|s| s == self.required_scope)
-        {
-            let scope = &self.required_scope;
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!("the access token lacks the `{scope}` scope"),
-            )
-            .challenge(format!(
-                "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
-            )));
-        }
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).map_err(invalid_token)?;
+        self.require_scope(data.claims.scope.split_whitespace())?;
         Ok(data.claims.sub)
+    }
+
+    /// RFC 6750 `insufficient_scope` (403) unless `scopes` has the required one.
+    fn require_scope<'a>(&self, mut scopes: impl Iterator<Item = &'a str>) -> Result<(), ApiError> {
+        if scopes.any(|s| s == self.required_scope) {
+            return Ok(());
+        }
+        let scope = &self.required_scope;
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("the access token lacks the `{scope}` scope"),
+        )
+        .challenge(format!(
+            "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+        )))
+    }
+}
+
+impl Auth {
+    /// The tenant of a JWT access token: ours (HS256), or a trusted external issuer's
+    /// (RS256/ES256 from its JWKS). Any other algorithm, `none` included, is refused, and an
+    /// HS256 token is only ever checked against our own key (no key confusion).
+    pub async fn verify_jwt(&self, token: &str) -> Result<String, ApiError> {
+        let header = jsonwebtoken::decode_header(token).map_err(invalid_token)?;
+        match header.alg {
+            Algorithm::HS256 => self.jwt.verify(token),
+            Algorithm::RS256 | Algorithm::ES256 => {
+                let iss = super::jwks::claimed_issuer(token)
+                    .ok_or_else(|| invalid_token("no `iss` claim"))?;
+                let ext = self
+                    .externals
+                    .iter()
+                    .find(|e| e.cfg.issuer == iss)
+                    .ok_or_else(|| invalid_token(format!("issuer `{iss}` is not trusted")))?;
+                let claims = ext
+                    .verify(token, header.alg, header.kid.as_deref())
+                    .await
+                    .map_err(invalid_token)?;
+                // `scope` (space-separated) or `scp` (a list), as issuers write it.
+                let mut scopes: Vec<&str> = claims["scope"]
+                    .as_str()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .collect();
+                if let Some(list) = claims["scp"].as_array() {
+                    scopes.extend(list.iter().filter_map(Value::as_str));
+                }
+                self.jwt.require_scope(scopes.into_iter())?;
+                claims[ext.cfg.tenant_claim.as_str()]
+                    .as_str()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        invalid_token(format!(
+                            "no `{}` claim to name the tenant",
+                            ext.cfg.tenant_claim
+                        ))
+                    })
+            }
+            other => Err(invalid_token(format!(
+                "algorithm {other:?} is not accepted"
+            ))),
+        }
     }
 }
 
@@ -230,7 +285,7 @@ impl FromRequestParts<AppState> for Tenant {
             .trim();
         // A JWT has three dot-separated parts; base64(userId:secret) has none.
         if token.split('.').count() == 3 {
-            return state.auth.jwt.verify(token).map(Tenant);
+            return state.auth.verify_jwt(token).await.map(Tenant);
         }
         state
             .auth

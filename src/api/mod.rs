@@ -5,6 +5,7 @@ pub mod auth;
 mod capture;
 pub mod errors;
 mod health;
+pub mod jwks;
 mod oauth;
 
 use std::sync::Arc;

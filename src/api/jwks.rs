@@ -1,0 +1,122 @@
+//! Access tokens of external OAuth issuers (Keycloak, Auth0, ...): RS256/ES256 keys from the
+//! issuer's JWKS, cached by `kid` and refetched when a token names a `kid` not seen yet (key
+//! rotation), at most once a second per issuer.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+use tokio::sync::RwLock;
+
+use crate::config::ExternalIssuer;
+
+const MIN_REFETCH: Duration = Duration::from_secs(1);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Keys {
+    by_kid: HashMap<String, (DecodingKey, Algorithm)>,
+    fetched: Option<Instant>,
+}
+
+pub struct External {
+    pub cfg: ExternalIssuer,
+    keys: RwLock<Keys>,
+    http: reqwest::Client,
+}
+
+impl External {
+    pub fn new(cfg: ExternalIssuer) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            cfg,
+            keys: RwLock::new(Keys {
+                by_kid: HashMap::new(),
+                fetched: None,
+            }),
+            http,
+        }
+    }
+
+    async fn key(&self, kid: &str) -> Result<(DecodingKey, Algorithm), String> {
+        if let Some(k) = self.keys.read().await.by_kid.get(kid) {
+            return Ok(k.clone());
+        }
+        let mut keys = self.keys.write().await;
+        if let Some(k) = keys.by_kid.get(kid) {
+            return Ok(k.clone());
+        }
+        if keys.fetched.is_some_and(|t| t.elapsed() < MIN_REFETCH) {
+            return Err(format!("unknown key id `{kid}`"));
+        }
+        keys.fetched = Some(Instant::now());
+        let set: JwkSet = self
+            .http
+            .get(&self.cfg.jwks_url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("cannot fetch the issuer's keys: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("the issuer's JWKS is not valid: {e}"))?;
+        keys.by_kid = set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                let alg = match &jwk.algorithm {
+                    jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                    jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                    _ => return None,
+                };
+                DecodingKey::from_jwk(jwk).ok().map(|k| (kid, (k, alg)))
+            })
+            .collect();
+        keys.by_kid
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| format!("unknown key id `{kid}`"))
+    }
+
+    /// Verifies an RS256/ES256 token of this issuer; answers its claims.
+    pub async fn verify(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        kid: Option<&str>,
+    ) -> Result<Value, String> {
+        let kid = kid.ok_or("the token names no key id (`kid`)")?;
+        let (key, key_alg) = self.key(kid).await?;
+        if key_alg != alg {
+            return Err(format!(
+                "key `{kid}` is for {key_alg:?}, the token says {alg:?}"
+            ));
+        }
+        let mut v = Validation::new(alg);
+        v.set_issuer(&[&self.cfg.issuer]);
+        v.set_audience(&[&self.cfg.audience]);
+        v.set_required_spec_claims(&["exp", "iss", "aud"]);
+        v.validate_nbf = true;
+        v.leeway = 30;
+        jsonwebtoken::decode::<Value>(token, &key, &v)
+            .map(|d| d.claims)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The `iss` a token claims, read before its signature is checked, to pick the issuer's keys.
+pub fn claimed_issuer(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("iss")?.as_str().map(str::to_string)
+}
