@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod engine;
+pub mod oauth_client;
 pub mod sessions;
 
 use std::net::SocketAddr;

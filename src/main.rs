@@ -21,6 +21,40 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Get an access token from a running server (client_credentials) and print it.
+    Token(TokenArgs),
+    /// Manage the built-in OAuth clients kept (hashed) in the state dir.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    /// The server's base URL
+    #[arg(long, default_value = "http://127.0.0.1:8022")]
+    server: String,
+    /// OAuth client id (the tenant)
+    #[arg(long)]
+    client_id: String,
+    /// Client secret; better given as $PAGEPILOT_CLIENT_SECRET (flags show in `ps`)
+    #[arg(long)]
+    client_secret: Option<String>,
+    #[arg(long, default_value = "sessions")]
+    scope: String,
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Create a client; its secret is printed once and only its hash is kept.
+    Add {
+        /// The client id, which is also the tenant
+        name: String,
+        /// Directory for generated secrets [default: ~/.local/state/pagepilot]
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -52,6 +86,91 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Token(args) => token(args),
+        Command::Clients {
+            command: ClientsCommand::Add { name, state_dir },
+        } => add_client(&name, state_dir),
+    }
+}
+
+fn token(args: TokenArgs) -> std::process::ExitCode {
+    let secret = match args
+        .client_secret
+        .or_else(|| std::env::var("PAGEPILOT_CLIENT_SECRET").ok())
+    {
+        Some(s) => s,
+        None => {
+            eprintln!(
+                "pagepilot: give the client secret as $PAGEPILOT_CLIENT_SECRET or --client-secret"
+            );
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pagepilot: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(pagepilot::oauth_client::client_credentials(
+        &args.server,
+        &args.client_id,
+        &secret,
+        &args.scope,
+    )) {
+        Ok(token) => {
+            println!("{token}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pagepilot: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn add_client(name: &str, state_dir: Option<PathBuf>) -> std::process::ExitCode {
+    let flags = Overrides {
+        state_dir,
+        ..Default::default()
+    };
+    let cfg = match Config::load(None, flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pagepilot: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if name.is_empty() || name.contains(':') || name.chars().any(char::is_whitespace) {
+        eprintln!("pagepilot: a client id must be non-empty, without `:` or spaces");
+        return std::process::ExitCode::from(2);
+    }
+    let mut clients = pagepilot::api::auth::ApiSecrets::default();
+    match clients.generate(
+        &cfg.state_dir,
+        pagepilot::api::auth::OAUTH_CLIENTS_FILE,
+        name,
+    ) {
+        Ok(pair) => {
+            println!("{pair}");
+            eprintln!(
+                "client `{name}` added (hash kept in {}); the secret above is shown only now. \
+                 A running server picks it up at its next start.",
+                cfg.state_dir.display()
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "pagepilot: cannot store the client in {}: {e}",
+                cfg.state_dir.display()
+            );
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 
