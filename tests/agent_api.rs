@@ -477,7 +477,7 @@ async fn tabs() {
     let tabs = |o: &Value| {
         o["metadata"]["tabs"]
             .as_array()
-            .unwrap()
+            .unwrap_or_else(|| panic!("no tabs in {o}"))
             .iter()
             .map(|t| t["url"].as_str().unwrap().to_string())
             .collect::<Vec<_>>()

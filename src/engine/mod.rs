@@ -217,6 +217,7 @@ impl Engine {
         {
             match page.adopt(&target, &self.inner.env).await {
                 Ok(tab) => {
+                    wait_ready(&tab).await;
                     let index = tabs.push(tab);
                     out.insert("tab".into(), index.into());
                 }
@@ -295,6 +296,23 @@ impl Engine {
             b.kill_and_wait(Duration::from_secs(5)).await;
         }
     }
+}
+
+/// Waits (at most 10 s) until an adopted tab has left about:blank and parsed its document, so
+/// the next action does not race the navigation that opened it.
+async fn wait_ready(tab: &Page) {
+    let check = "function () { return location.href !== 'about:blank' && document.readyState !== 'loading'; }";
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(serde_json::Value::Bool(true)) =
+                tab.eval(check, &serde_json::Value::Null).await
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await;
 }
 
 /// Keeps `pool_size` ready pages on the live browser; relaunches a dead browser eagerly.

@@ -255,15 +255,39 @@ pub async fn click_el(
     mouse_click(page, x, y, button, count.clamp(1, 3)).await?;
     settle(page, events).await?;
     // A link with target=_blank (or a window.open) made a tab: say which, for the session.
+    // A target=_blank link is known to open one: wait for it (a loaded machine can be slow);
+    // a script's window.open is caught if it already happened.
+    let expects_tab =
+        el.raw.pointer("/attributes/target").and_then(Value::as_str) == Some("_blank");
+    let is_new_tab = |ev: &crate::engine::cdp::Event| {
+        let info = &ev.params["targetInfo"];
+        (ev.method == "Target.targetCreated"
+            && info["type"] == "page"
+            && info["openerId"].as_str() == Some(page.target_id.as_str()))
+        .then(|| info["targetId"].as_str().map(str::to_string))
+        .flatten()
+    };
     let mut new_tab = None;
     while let Ok(ev) = opened.try_recv() {
-        let info = &ev.params["targetInfo"];
-        if ev.method == "Target.targetCreated"
-            && info["type"] == "page"
-            && info["openerId"].as_str() == Some(page.target_id.as_str())
-        {
-            new_tab = info["targetId"].as_str().map(str::to_string);
-        }
+        new_tab = new_tab.or(is_new_tab(&ev));
+    }
+    if new_tab.is_none() && expects_tab {
+        new_tab = tokio::time::timeout(Duration::from_secs(2), async {
+            loop {
+                match opened.recv().await {
+                    Ok(ev) => {
+                        if let Some(t) = is_new_tab(&ev) {
+                            return Some(t);
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => return None,
+                }
+            }
+        })
+        .await
+        .ok()
+        .flatten();
     }
     let mut out = el.details;
     out.insert("clickedPoint".into(), json!({ "x": x, "y": y }));
