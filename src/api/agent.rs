@@ -15,7 +15,9 @@ use super::errors::{parse_json, parse_json_or_default, ApiError, Body};
 use super::{ts, AppState};
 use crate::engine::{Action, EngineError};
 use crate::sessions::record::reason;
-use crate::sessions::{ActionRequest, CreateRequest, SessionError, SessionRecord, Status};
+use crate::sessions::{
+    ActionRequest, ActionResult, CreateRequest, SessionError, SessionRecord, Status,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -199,13 +201,13 @@ async fn run(
     id: &str,
     action: Action,
     screenshot: bool,
-) -> Result<Result<Map<String, Value>, EngineError>, ApiError> {
+) -> Result<Result<ActionResult, EngineError>, ApiError> {
     match st
         .sessions
         .act(tenant, id, ActionRequest { action, screenshot })
         .await
     {
-        Ok(done) => Ok(Ok(done.output)),
+        Ok(done) => Ok(Ok(done)),
         Err(SessionError::Action { error, .. }) => Ok(Err(error)),
         Err(e) => Err(failure(e)),
     }
@@ -264,8 +266,8 @@ async fn observation(
         Ok(s) => s,
         Err(e) => return Ok(Err(e)),
     };
-    let rec = st.sessions.get(tenant, id).await.map_err(failure)?;
-    Ok(Ok(notte_observation(&snap, &rec, started)))
+    // The record after the snapshot comes with it: no second read of the store.
+    Ok(Ok(notte_observation(&snap.output, &snap.record, started)))
 }
 
 fn notte_observation(s: &Map<String, Value>, rec: &SessionRecord, started: DateTime<Utc>) -> Value {
@@ -566,7 +568,10 @@ async fn execute(
     echo.remove("category");
     echo.remove("description");
     let mut answer = json!({ "action": echo, "started_at": ts(started) });
-    match run(&st, &tenant, &id, action, false).await? {
+    match run(&st, &tenant, &id, action, false)
+        .await?
+        .map(|done| done.output)
+    {
         Ok(out) => {
             answer["success"] = json!(true);
             answer["message"] = json!(match kind.as_str() {
@@ -646,7 +651,10 @@ async fn scrape(
         "scrapeLinks": b.scrape_links.unwrap_or(true),
         "scrapeImages": b.scrape_images.unwrap_or(false),
     });
-    let out = match run(&st, &tenant, &id, parse_action("scrape", payload)?, false).await? {
+    let out = match run(&st, &tenant, &id, parse_action("scrape", payload)?, false)
+        .await?
+        .map(|done| done.output)
+    {
         Ok(o) => o,
         Err(e) => return Err(e.into()),
     };
