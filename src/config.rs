@@ -258,6 +258,14 @@ mod tests {
             jail.set_env("PAGEPILOT_PORT", "notaport");
             let err = Config::load(None, Overrides::default()).unwrap_err();
             assert!(err.contains("port"), "{err}");
+            jail.set_env("PAGEPILOT_PORT", "8022");
+            jail.set_env("PAGEPILOT_JWT_SECRET", "short");
+            let err = Config::load(None, Overrides::default()).unwrap_err();
+            assert!(err.contains("jwt_secret must be at least 32"), "{err}");
+            jail.set_env("PAGEPILOT_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+            jail.set_env("PAGEPILOT_TOKEN_LIFETIME_SECONDS", "0");
+            let err = Config::load(None, Overrides::default()).unwrap_err();
+            assert!(err.contains("token_lifetime_seconds"), "{err}");
             let err = Config::load(
                 Some(std::path::Path::new("missing.toml")),
                 Overrides::default(),

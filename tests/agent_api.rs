@@ -447,6 +447,49 @@ async fn scrape_limits_and_errors() {
         assert_eq!(status, 400, "{body}: {v}");
         assert!(v["error"].as_str().unwrap().contains(words), "{body}: {v}");
     }
+    // Bodies of the wrong shape name the field (on a fresh session: this one is out of steps).
+    let fresh = start(&pp, json!({})).await;
+    for (path, body, words) in [
+        (
+            "observe",
+            json!({ "max_nb_actions": "many" }),
+            "max_nb_actions",
+        ),
+        (
+            "observe",
+            json!({ "max_nb_actions": 0 }),
+            "max_nb_actions must be at least 1",
+        ),
+        (
+            "observe",
+            json!({ "min_nb_actions": 9, "max_nb_actions": 3 }),
+            "must not exceed",
+        ),
+        (
+            "scrape",
+            json!({ "only_main_content": "yes" }),
+            "only_main_content",
+        ),
+        (
+            "scrape",
+            json!({ "selector": "##(" }),
+            "not a valid CSS selector",
+        ),
+        ("step", json!({ "action_id": 7 }), "action_id"),
+    ] {
+        let (status, v) = post(
+            &pp,
+            ALICE,
+            &format!("/sessions/{fresh}/page/{path}"),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(status, 400, "{path} {body}: {v}");
+        assert!(
+            v["error"].as_str().unwrap().contains(words),
+            "{path} {body}: {v}"
+        );
+    }
     let ghost = "sess_00000000-0000-0000-0000-000000000000";
     for path in ["page/observe", "page/step", "page/execute", "page/scrape"] {
         let (status, _) = post(

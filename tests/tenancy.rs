@@ -209,6 +209,14 @@ async fn clients_add_and_token_commands() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("invalid_client"));
+    let no_secret = tokio::process::Command::new(bin)
+        .args(["token", "--server", &pp.base, "--client-id", "carol"])
+        .env_remove("PAGEPILOT_CLIENT_SECRET")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(no_secret.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_secret.stderr).contains("PAGEPILOT_CLIENT_SECRET"));
     pp.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
