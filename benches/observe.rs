@@ -40,6 +40,7 @@ async fn main() {
                 viewport: (1280, 800),
                 stealth: false,
                 user_agent: None,
+                middleware: Vec::new(),
             },
         )
         .await

@@ -56,6 +56,15 @@ pub struct Config {
     pub proxy_server: Option<String>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// Largest WebSocket frame accepted, in bytes: a bigger one answers an error frame.
+    pub ws_frame_limit_bytes: usize,
+    /// A WebSocket session that sends no frame for this long ends (fatal frame, then close).
+    pub ws_idle_timeout_seconds: u64,
+    /// How long a new socket may take to send its open frame.
+    pub ws_handshake_timeout_seconds: u64,
+    /// Proxies a WebSocket open frame may name, as `name=url` (`eu=http://proxy-eu:3128`).
+    #[serde(deserialize_with = "list")]
+    pub fetch_proxies: Vec<String>,
     /// Log filter (`info`, `pagepilot=debug`, ...); `RUST_LOG` wins when set.
     pub log: String,
 }
@@ -89,6 +98,10 @@ impl Default for Config {
             viewport_height: 800,
             proxy_server: None,
             body_limit_bytes: 1024 * 1024,
+            ws_frame_limit_bytes: 1024 * 1024,
+            ws_idle_timeout_seconds: 300,
+            ws_handshake_timeout_seconds: 10,
+            fetch_proxies: Vec::new(),
             log: "info".into(),
         }
     }
@@ -140,6 +153,15 @@ pub struct Overrides {
 }
 
 impl Config {
+    /// The operator's named fetch proxies (`fetch_proxies`), by name.
+    pub fn named_proxies(&self) -> std::collections::HashMap<String, String> {
+        self.fetch_proxies
+            .iter()
+            .filter_map(|p| p.split_once('='))
+            .map(|(n, u)| (n.trim().to_string(), u.trim().to_string()))
+            .collect()
+    }
+
     /// Merges the layers. `file` is the `--config` TOML, if any.
     pub fn load(file: Option<&std::path::Path>, flags: Overrides) -> Result<Config, String> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
@@ -175,6 +197,26 @@ impl Config {
         }
         if self.jwt_secret.as_ref().is_some_and(|k| k.len() < 32) {
             return Err("jwt_secret must be at least 32 characters".into());
+        }
+        if self.ws_frame_limit_bytes < 1024 {
+            return Err("ws_frame_limit_bytes must be at least 1024".into());
+        }
+        if self.ws_idle_timeout_seconds == 0 || self.ws_handshake_timeout_seconds == 0 {
+            return Err(
+                "ws_idle_timeout_seconds and ws_handshake_timeout_seconds must be at least 1"
+                    .into(),
+            );
+        }
+        for p in &self.fetch_proxies {
+            match p.split_once('=') {
+                Some((name, url))
+                    if !name.trim().is_empty() && url::Url::parse(url.trim()).is_ok() => {}
+                _ => {
+                    return Err(format!(
+                        "fetch_proxies entry `{p}` must look like name=http://host:port"
+                    ))
+                }
+            }
         }
         if self.token_lifetime_seconds == 0 {
             return Err("token_lifetime_seconds must be at least 1".into());

@@ -4,6 +4,8 @@
 pub mod api;
 pub mod config;
 pub mod engine;
+pub mod exchange;
+pub mod fetcher;
 pub mod oauth_client;
 pub mod sessions;
 
@@ -22,6 +24,7 @@ use sessions::{Limits, MemoryStore, SessionConfig, Sessions};
 pub struct Server {
     pub addr: SocketAddr,
     pub sessions: Sessions,
+    sockets: Arc<api::ws::Sockets>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -29,9 +32,17 @@ pub struct Server {
 impl Server {
     /// Stops accepting, ends live sessions and kills the browser.
     pub async fn shutdown(self) {
+        // Stop accepting, end the sessions (each WebSocket sends its fatal frame and closes),
+        // then wait for in-flight requests and sockets before killing the browser.
         let _ = self.stop.send(());
-        let _ = self.task.await;
         self.sessions.shutdown().await;
+        self.sockets.drained(Duration::from_secs(2)).await;
+        if tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after 5 s; stopping anyway");
+        }
         self.sessions.engine().shutdown().await;
     }
 }
@@ -173,9 +184,17 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
             proxy_server: cfg.proxy_server.clone(),
         },
     );
+    let sockets = Arc::new(api::ws::Sockets::default());
     let state = api::AppState {
         sessions: sessions.clone(),
         auth: Arc::new(auth),
+        ws: Arc::new(api::ws::WsConfig {
+            frame_limit: cfg.ws_frame_limit_bytes,
+            idle_timeout: Duration::from_secs(cfg.ws_idle_timeout_seconds),
+            handshake_timeout: Duration::from_secs(cfg.ws_handshake_timeout_seconds),
+            proxies: cfg.named_proxies(),
+        }),
+        sockets: sockets.clone(),
     };
     let app = api::router(state, cfg.body_limit_bytes);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -195,6 +214,7 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
     Ok(Server {
         addr,
         sessions,
+        sockets,
         stop,
         task,
     })

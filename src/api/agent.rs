@@ -157,6 +157,7 @@ async fn start(
         max_steps,
         viewport,
         user_agent: b.user_agent,
+        ..Default::default()
     };
     let rec = st.sessions.create(&tenant, req).await.map_err(failure)?;
     Ok(Json(session_view(&rec)))

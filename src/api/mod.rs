@@ -7,6 +7,8 @@ pub mod errors;
 mod health;
 pub mod jwks;
 mod oauth;
+pub mod ws;
+mod ws_frames;
 
 use std::sync::Arc;
 
@@ -21,6 +23,8 @@ use errors::ApiError;
 pub struct AppState {
     pub sessions: Sessions,
     pub auth: Arc<Auth>,
+    pub ws: Arc<ws::WsConfig>,
+    pub sockets: Arc<ws::Sockets>,
 }
 
 /// A wire timestamp: ISO 8601, UTC, milliseconds (both protocols' clients parse it).
@@ -34,6 +38,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(capture::router())
         .merge(agent::router())
         .merge(oauth::router())
+        .merge(ws::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
         // Refuses an oversized Content-Length before reading the body (and keeps the

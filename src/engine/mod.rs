@@ -104,6 +104,11 @@ impl Engine {
         &self.inner.env.policy
     }
 
+    /// The navigation policy, for clients that fetch without the browser.
+    pub fn policy_arc(&self) -> Arc<Policy> {
+        self.inner.env.policy.clone()
+    }
+
     /// Pages whose target went away on its own (renderer crash, detach, browser death).
     pub fn pages_gone(&self) -> broadcast::Receiver<PageGone> {
         self.inner.env.gone.subscribe()

@@ -15,6 +15,7 @@ use super::cdp::{CdpError, Connection, Event};
 use super::policy::Policy;
 use super::protocol::*;
 use super::EngineError;
+use crate::exchange::{middleware, HttpRequest, Middleware};
 
 /// The isolated world our helper scripts run in: page scripts can neither see nor alter it.
 pub const WORLD: &str = "pagepilot";
@@ -54,6 +55,8 @@ pub struct PageOptions {
     pub stealth: bool,
     /// A user agent of the client's choosing (wins over the stealth profile's).
     pub user_agent: Option<String>,
+    /// Middleware for every document request of the main frame (WebSocket sessions).
+    pub middleware: Vec<Middleware>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,6 +79,28 @@ pub struct PageState {
     worlds: Mutex<HashMap<String, i64>>,
     /// What each agent id of the last observe does when stepped on.
     pub kinds: Mutex<HashMap<String, action_space::Kind>>,
+    /// How the main frame's document requests are rewritten (WebSocket sessions).
+    pub rewrites: Mutex<Rewrites>,
+    /// Network events are on (only pages that report exchanges pay for them).
+    pub network_on: std::sync::atomic::AtomicBool,
+}
+
+/// Rewrites of the main frame's document requests: the session's middleware on every one, and
+/// the request of the goto in flight on its first hop.
+#[derive(Default)]
+pub struct Rewrites {
+    pub middleware: Vec<Middleware>,
+    pub pending: Option<PendingGoto>,
+}
+
+/// A goto that sends a request of the client's making (seed 004's goto frame).
+pub struct PendingGoto {
+    pub request: HttpRequest,
+    pub max_redirects: usize,
+    /// Redirect hops seen so far.
+    pub hops: usize,
+    /// Set when a hop past `max_redirects` was refused.
+    pub too_many: bool,
 }
 
 impl PageState {
@@ -200,6 +225,7 @@ impl Page {
         let task = tokio::spawn(event_loop(
             conn.clone(),
             session.clone(),
+            target_id.clone(),
             events,
             state.clone(),
             env.clone(),
@@ -253,6 +279,9 @@ impl Page {
     /// Applies a session's options to a (possibly pooled) page.
     pub async fn apply(&self, opts: &PageOptions, stealth_ua: &str) -> Result<(), EngineError> {
         self.exec(&viewport(opts.viewport)).await?;
+        if let Ok(mut r) = self.state.rewrites.lock() {
+            r.middleware = opts.middleware.clone();
+        }
         if let Some(ua) = opts.user_agent.as_ref().filter(|_| !opts.stealth) {
             let ua = SetUserAgentOverride {
                 user_agent: ua.clone(),
@@ -409,6 +438,7 @@ pub fn script_value(res: Evaluated) -> Result<Value, EngineError> {
 async fn event_loop(
     conn: Connection,
     session: String,
+    main_frame: String,
     mut events: tokio::sync::broadcast::Receiver<Event>,
     state: Arc<PageState>,
     env: PageEnv,
@@ -423,7 +453,7 @@ async fn event_loop(
             }
             Err(RecvError::Closed) => break,
         };
-        handle_event(&conn, &session, ev, &state, &env.policy);
+        handle_event(&conn, &session, Some(&main_frame), ev, &state, &env.policy);
     }
     // The stream ends only when the target died (Page::close aborts this task first).
     let reason = conn
@@ -436,6 +466,7 @@ async fn event_loop(
 fn handle_event(
     conn: &Connection,
     session: &str,
+    main_frame: Option<&str>,
     ev: Event,
     state: &Arc<PageState>,
     policy: &Arc<Policy>,
@@ -455,8 +486,9 @@ fn handle_event(
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
+            let rewrite = main_frame.and_then(|main| rewrite(&state, p, main));
             tokio::spawn(async move {
-                answer_paused(&conn, &session, &request_id, &url, &state, &policy).await
+                answer_paused(&conn, &session, &request_id, &url, rewrite, &state, &policy).await
             });
         }
         "Runtime.consoleAPICalled" => {
@@ -561,7 +593,7 @@ async fn watch_child(
         .await;
     while let Ok(ev) = events.recv().await {
         if ev.method == "Fetch.requestPaused" || ev.method == "Target.attachedToTarget" {
-            handle_event(&conn, &session, ev, &state, &policy);
+            handle_event(&conn, &session, None, ev, &state, &policy);
         }
     }
     conn.unregister_target(&session);
@@ -572,29 +604,28 @@ async fn answer_paused(
     session: &str,
     request_id: &str,
     url: &str,
+    rewrite: Option<Rewrite>,
     state: &PageState,
     policy: &Policy,
 ) {
-    let result = match policy.check_request(url).await {
+    let checked = match &rewrite {
+        Some(Rewrite::Refuse) => Err(()),
+        Some(Rewrite::Send(r)) => policy.check_request(r.url.as_str()).await.map_err(|why| {
+            refused(state, url, &why);
+        }),
+        None => policy.check_request(url).await.map_err(|why| {
+            refused(state, url, &why);
+        }),
+    };
+    let result = match checked {
         Ok(()) => {
-            let go = ContinueRequest {
-                request_id: request_id.to_string(),
+            let go = match rewrite {
+                Some(Rewrite::Send(r)) => continue_with(request_id, &r),
+                _ => ContinueRequest::unchanged(request_id),
             };
             conn.exec_on(session, &go, CALL_TIMEOUT).await.map(|_| ())
         }
-        Err(why) => {
-            tracing::info!(%url, %why, "request refused by policy");
-            if let Ok(mut b) = state.blocked.lock() {
-                if b.len() >= LOG_CAP {
-                    b.pop_front();
-                }
-                b.push_back(format!("{url}: {why}"));
-            }
-            PageState::push(
-                &state.errors,
-                "blocked",
-                format!("request to {url} refused: {why}"),
-            );
+        Err(()) => {
             let refuse = FailRequest {
                 request_id: request_id.to_string(),
                 error_reason: "BlockedByClient",
@@ -608,6 +639,105 @@ async fn answer_paused(
         if !matches!(e, CdpError::TargetGone(_) | CdpError::Closed(_)) {
             tracing::debug!(%e, "answering a paused request failed");
         }
+    }
+}
+
+fn refused(state: &PageState, url: &str, why: &str) {
+    tracing::info!(%url, %why, "request refused by policy");
+    if let Ok(mut b) = state.blocked.lock() {
+        if b.len() >= LOG_CAP {
+            b.pop_front();
+        }
+        b.push_back(format!("{url}: {why}"));
+    }
+    PageState::push(
+        &state.errors,
+        "blocked",
+        format!("request to {url} refused: {why}"),
+    );
+}
+
+/// What becomes of a paused document request of the main frame.
+enum Rewrite {
+    Send(Box<HttpRequest>),
+    /// A redirect hop past the goto's `max_redirects`.
+    Refuse,
+}
+
+/// The main frame's document requests go out with the session's middleware and, on the first
+/// hop of a goto that carries a request, that request's method, body and headers. Every other
+/// request goes on unchanged (`None`).
+fn rewrite(state: &PageState, p: &Value, main_frame: &str) -> Option<Rewrite> {
+    if p["resourceType"].as_str() != Some("Document") || p["frameId"].as_str() != Some(main_frame) {
+        return None;
+    }
+    let mut rw = state.rewrites.lock().ok()?;
+    if rw.middleware.is_empty() && rw.pending.is_none() {
+        return None;
+    }
+    let first_hop = p.get("redirectedRequestId").is_none();
+    let url = url::Url::parse(p.pointer("/request/url")?.as_str()?).ok()?;
+    let mut req = HttpRequest::get(url);
+    req.method = p
+        .pointer("/request/method")
+        .and_then(Value::as_str)
+        .unwrap_or("GET")
+        .to_string();
+    if let Some(h) = p.pointer("/request/headers").and_then(Value::as_object) {
+        for (name, value) in h {
+            req.headers
+                .push((name.clone(), value.as_str().unwrap_or_default().to_string()));
+        }
+    }
+    if let Some(pending) = rw.pending.as_mut() {
+        if first_hop && pending.hops == 0 {
+            let want = &pending.request;
+            req.method = want.method.clone();
+            req.body = want.body.clone();
+            for (n, v) in &want.headers {
+                req.set_header(n, v);
+            }
+            if let Some(ua) = &want.user_agent {
+                req.set_header("User-Agent", ua);
+            }
+        } else if !first_hop {
+            pending.hops += 1;
+            if pending.hops > pending.max_redirects {
+                pending.too_many = true;
+                return Some(Rewrite::Refuse);
+            }
+            // A redirect keeps the client's headers, as the standard client does.
+            for (n, v) in &pending.request.headers {
+                req.set_header(n, v);
+            }
+            if let Some(ua) = &pending.request.user_agent {
+                req.set_header("User-Agent", ua);
+            }
+        }
+    }
+    middleware::apply_all(&rw.middleware, &mut req, first_hop);
+    Some(Rewrite::Send(Box::new(req)))
+}
+
+fn continue_with(request_id: &str, r: &HttpRequest) -> ContinueRequest {
+    use base64::Engine as _;
+    ContinueRequest {
+        request_id: request_id.to_string(),
+        url: Some(r.url.to_string()),
+        method: Some(r.method.clone()),
+        post_data: r
+            .body
+            .as_ref()
+            .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+        headers: Some(
+            r.headers
+                .iter()
+                .map(|(name, value)| HeaderEntry {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        ),
     }
 }
 

@@ -142,6 +142,8 @@ command!(CreateIsolatedWorld => "Page.createIsolatedWorld", IsolatedWorld);
 #[derive(Serialize)]
 pub struct Navigate {
     pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
 }
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -355,6 +357,35 @@ command!(FetchEnable => "Fetch.enable", IgnoredAny);
 #[serde(rename_all = "camelCase")]
 pub struct ContinueRequest {
     pub request_id: String,
+    /// Overrides, all optional: a request goes on unchanged without them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Base64 of the body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_data: Option<String>,
+    /// Replaces every header of the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Vec<HeaderEntry>>,
+}
+
+impl ContinueRequest {
+    pub fn unchanged(request_id: &str) -> Self {
+        Self {
+            request_id: request_id.to_string(),
+            url: None,
+            method: None,
+            post_data: None,
+            headers: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct HeaderEntry {
+    pub name: String,
+    pub value: String,
 }
 command!(ContinueRequest => "Fetch.continueRequest", IgnoredAny);
 
@@ -391,3 +422,74 @@ pub struct TargetInfo {
     pub url: String,
 }
 command!(GetTargetInfo => "Target.getTargetInfo", TargetInfoAnswer);
+
+// ---- Network (the WebSocket browser client's exchange reports) ----
+
+#[derive(Serialize)]
+pub struct NetworkEnable {}
+command!(NetworkEnable => "Network.enable", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetResponseBody {
+    pub request_id: String,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseBody {
+    pub body: String,
+    pub base64_encoded: bool,
+}
+command!(GetResponseBody => "Network.getResponseBody", ResponseBody);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CookieParam {
+    pub name: String,
+    pub value: String,
+    /// Defaults domain, path and secure from this URL.
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secure: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_only: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_site: Option<&'static str>,
+    /// Seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<f64>,
+}
+
+#[derive(Serialize)]
+pub struct SetCookies {
+    pub cookies: Vec<CookieParam>,
+}
+command!(SetCookies => "Network.setCookies", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetCookies {
+    pub browser_context_id: String,
+}
+#[derive(Deserialize)]
+pub struct CookieList {
+    pub cookies: Vec<BrowserCookie>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserCookie {
+    pub name: String,
+    pub value: String,
+    pub domain: String,
+    pub path: String,
+    /// Seconds since the epoch; -1 for a session cookie.
+    pub expires: f64,
+    pub http_only: bool,
+    pub secure: bool,
+    pub same_site: Option<String>,
+}
+command!(GetCookies => "Storage.getCookies", CookieList);

@@ -13,6 +13,8 @@ use chrono::Utc;
 
 use crate::engine::tabs::Tabs;
 use crate::engine::{Action, ActionOutput, ContextOptions, Engine, EngineError, PageOptions};
+use crate::exchange::Middleware;
+use crate::fetcher::Fetcher;
 use record::reason;
 pub use record::{SessionOptions, SessionRecord, Status};
 pub use store::{Limits, MemoryStore, SessionStore, StoreError};
@@ -75,6 +77,37 @@ pub struct CreateRequest {
     /// Overrides the configured viewport.
     pub viewport: Option<(u32, u32)>,
     pub user_agent: Option<String>,
+    /// What drives the session: Chromium (default) or plain HTTP.
+    pub client: Client,
+    /// Request middleware for every navigation (WebSocket sessions).
+    pub middleware: Vec<Middleware>,
+    /// This session's action deadline instead of the configured one.
+    pub action_timeout: Option<Duration>,
+    /// An upstream proxy URL for this session's browser context (an operator-named proxy).
+    pub proxy_url: Option<String>,
+    /// Shown in the session's options (`standard`, `browser`) by the WebSocket protocol.
+    pub client_label: Option<String>,
+    /// The id is a bare UUID (seed 004's `session_id`) instead of `sess_<uuid>`.
+    pub bare_uuid_id: bool,
+}
+
+/// What a session's actions run on.
+#[derive(Debug, Clone, Default)]
+pub enum Client {
+    #[default]
+    Browser,
+    /// The WebSocket protocol's standard client: plain HTTP, no browser.
+    Standard(crate::fetcher::Settings),
+}
+
+/// A session ended without its client asking (TTL, idle, crash, shutdown): protocols that hold
+/// a connection for it (WebSocket) are told.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    pub id: String,
+    pub status: Status,
+    pub reason: String,
+    pub error: Option<String>,
 }
 
 /// An action plus what any action may ask for alongside it.
@@ -90,11 +123,26 @@ pub struct ActionResult {
     pub record: SessionRecord,
 }
 
-/// A session's browser side, on this instance.
+/// A session's working side, on this instance.
 struct Live {
-    tabs: Tabs,
+    body: Body,
     /// Serialises actions: one at a time per session, sessions in parallel.
     turn: tokio::sync::Mutex<()>,
+    action_timeout: Duration,
+}
+
+enum Body {
+    Browser(Tabs),
+    Http(Box<Fetcher>),
+}
+
+impl Live {
+    fn tabs(&self) -> Option<&Tabs> {
+        match &self.body {
+            Body::Browser(t) => Some(t),
+            Body::Http(_) => None,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -107,6 +155,7 @@ struct Inner {
     engine: Engine,
     cfg: SessionConfig,
     live: Mutex<HashMap<String, Arc<Live>>>,
+    ended: tokio::sync::broadcast::Sender<Ended>,
 }
 
 impl Sessions {
@@ -118,6 +167,7 @@ impl Sessions {
                 engine,
                 cfg,
                 live: Mutex::new(HashMap::new()),
+                ended: tokio::sync::broadcast::channel(256).0,
             }),
         };
         tokio::spawn(reaper(Arc::downgrade(&s.inner)));
@@ -140,6 +190,36 @@ impl Sessions {
         &self.inner.cfg
     }
 
+    /// Sessions ending without their client asking (see [`Ended`]).
+    pub fn ended(&self) -> tokio::sync::broadcast::Receiver<Ended> {
+        self.inner.ended.subscribe()
+    }
+
+    /// Ends a session in the store (once) and tells whoever listens; the answer is the final
+    /// record when this call ended it.
+    async fn end(
+        &self,
+        id: &str,
+        status: Status,
+        why: &str,
+        error: Option<String>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let done = self
+            .inner
+            .store
+            .finish(id, status, why, error.clone(), Utc::now())
+            .await?;
+        if done.is_some() && why != reason::CLOSED {
+            let _ = self.inner.ended.send(Ended {
+                id: id.to_string(),
+                status,
+                reason: why.to_string(),
+                error,
+            });
+        }
+        Ok(done)
+    }
+
     pub async fn create(
         &self,
         tenant: &str,
@@ -156,7 +236,7 @@ impl Sessions {
             None => cfg.default_ttl_seconds.min(cfg.max_ttl_seconds),
         };
         let proxy_server = match (req.proxy, &cfg.proxy_server) {
-            (false, _) => None,
+            (false, _) => req.proxy_url.clone(),
             (true, Some(p)) => Some(p.clone()),
             (true, None) => {
                 return Err(SessionError::BadInput(
@@ -177,25 +257,37 @@ impl Sessions {
             bypass_bot_detection: req.bypass_bot_detection,
             idle_timeout_seconds: req.idle_timeout_seconds,
             max_steps: req.max_steps,
+            client: req.client_label.clone(),
         };
-        let rec = SessionRecord::new(tenant, options, Utc::now());
+        let mut rec = SessionRecord::new(tenant, options, Utc::now());
+        if req.bare_uuid_id {
+            rec.id = uuid::Uuid::new_v4().to_string();
+        }
         let id = rec.id.clone();
         self.inner.store.create(rec, cfg.limits).await?;
 
-        let opened = self
-            .inner
-            .engine
-            .open(
-                &ContextOptions { proxy_server },
-                &PageOptions {
-                    viewport,
-                    stealth: req.bypass_bot_detection,
-                    user_agent: req.user_agent.clone(),
-                },
-            )
-            .await;
-        let page = match opened {
-            Ok(p) => p,
+        let opened = match &req.client {
+            Client::Browser => self
+                .inner
+                .engine
+                .open(
+                    &ContextOptions { proxy_server },
+                    &PageOptions {
+                        viewport,
+                        stealth: req.bypass_bot_detection,
+                        user_agent: req.user_agent.clone(),
+                        middleware: req.middleware.clone(),
+                    },
+                )
+                .await
+                .map(|page| Body::Browser(Tabs::new(page))),
+            Client::Standard(settings) => {
+                Fetcher::new(settings.clone(), self.inner.engine.policy_arc())
+                    .map(|f| Body::Http(Box::new(f)))
+            }
+        };
+        let body = match opened {
+            Ok(b) => b,
             Err(e) => {
                 tracing::error!(%e, session = %id, "session start failed");
                 self.inner
@@ -213,8 +305,9 @@ impl Sessions {
         };
         self.inner.store.mark_started(&id, Utc::now()).await?;
         let live = Arc::new(Live {
-            tabs: Tabs::new(page),
+            body,
             turn: tokio::sync::Mutex::new(()),
+            action_timeout: req.action_timeout.unwrap_or(cfg.action_timeout),
         });
         if let Ok(mut m) = self.inner.live.lock() {
             m.insert(id.clone(), live.clone());
@@ -287,11 +380,20 @@ impl Sessions {
         };
         let _turn = live.turn.lock().await;
         let engine = &self.inner.engine;
-        let mut result = engine
-            .run_on(&live.tabs, &req.action, self.inner.cfg.action_timeout)
-            .await;
+        let mut result = match &live.body {
+            Body::Browser(tabs) => engine.run_on(tabs, &req.action, live.action_timeout).await,
+            Body::Http(f) => {
+                match tokio::time::timeout(live.action_timeout, f.run(&req.action)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(EngineError::Timeout(format!(
+                        "action `{kind}` timed out after {} ms",
+                        live.action_timeout.as_millis()
+                    ))),
+                }
+            }
+        };
         if req.screenshot {
-            if let (Ok(out), Some(page)) = (result.as_mut(), live.tabs.active()) {
+            if let (Ok(out), Some(page)) = (result.as_mut(), live.tabs().and_then(|t| t.active())) {
                 match crate::engine::actions::screenshot_base64(&page, false).await {
                     Ok(png) => {
                         out.insert(
@@ -333,7 +435,7 @@ impl Sessions {
 
     /// The page died under an action: closed meanwhile (409), or crashed (the session errors).
     async fn page_lost(&self, id: &str, live: &Live, error: EngineError) -> SessionError {
-        let Some(page) = live.tabs.active() else {
+        let Some(page) = live.tabs().and_then(|t| t.active()) else {
             return SessionError::Engine(error);
         };
         let dead = page.dead_reason().or_else(|| page.conn.closed_reason());
@@ -343,11 +445,7 @@ impl Sessions {
             } else {
                 reason::PAGE_CRASHED
             };
-            let _ = self
-                .inner
-                .store
-                .finish(id, Status::Error, r, Some(why), Utc::now())
-                .await;
+            let _ = self.end(id, Status::Error, r, Some(why)).await;
             self.drop_live(id).await;
         }
         match self.inner.store.get(id).await {
@@ -358,13 +456,21 @@ impl Sessions {
 
     /// Closes the tenant's session; 409 (NotActive) if it had already ended.
     pub async fn close(&self, tenant: &str, id: &str) -> Result<SessionRecord, SessionError> {
+        self.close_as(tenant, id, Status::Closed, reason::CLOSED)
+            .await
+    }
+
+    /// Ends the tenant's session with a status and reason of the protocol's choosing (a
+    /// WebSocket that went idle or dropped).
+    pub async fn close_as(
+        &self,
+        tenant: &str,
+        id: &str,
+        status: Status,
+        why: &str,
+    ) -> Result<SessionRecord, SessionError> {
         let rec = self.get(tenant, id).await?;
-        match self
-            .inner
-            .store
-            .finish(id, Status::Closed, reason::CLOSED, None, Utc::now())
-            .await?
-        {
+        match self.end(id, status, why, None).await? {
             Some(done) => {
                 self.drop_live(id).await;
                 tracing::info!(session = %id, credits = done.billed_credits, "session closed");
@@ -385,20 +491,16 @@ impl Sessions {
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
         for id in ids {
-            let _ = self
-                .inner
-                .store
-                .finish(&id, Status::Closed, reason::SHUTDOWN, None, Utc::now())
-                .await;
+            let _ = self.end(&id, Status::Closed, reason::SHUTDOWN, None).await;
             self.drop_live(&id).await;
         }
     }
 
     async fn drop_live(&self, id: &str) {
         let live = self.inner.live.lock().ok().and_then(|mut m| m.remove(id));
-        if let Some(live) = live {
+        if let Some(Body::Browser(tabs)) = live.as_ref().map(|l| &l.body) {
             // Disposing the context (through any tab) closes every tab of the session.
-            for page in live.tabs.all() {
+            for page in tabs.all() {
                 page.close().await;
             }
         }
@@ -419,12 +521,7 @@ async fn reaper(inner: std::sync::Weak<Inner>) {
             }
         };
         for (id, why) in due {
-            if let Ok(Some(done)) = s
-                .inner
-                .store
-                .finish(&id, Status::Expired, why, None, Utc::now())
-                .await
-            {
+            if let Ok(Some(done)) = s.end(&id, Status::Expired, why, None).await {
                 tracing::info!(session = %id, credits = done.billed_credits, "session expired");
             }
             s.drop_live(&id).await;
@@ -451,21 +548,18 @@ async fn death_watch(
             .lock()
             .map(|m| {
                 m.iter()
-                    .filter(|(_, l)| l.tabs.generation == death.generation)
+                    .filter(|(_, l)| l.tabs().is_some_and(|t| t.generation == death.generation))
                     .map(|(id, _)| id.clone())
                     .collect()
             })
             .unwrap_or_default();
         for id in ids {
             let _ = s
-                .inner
-                .store
-                .finish(
+                .end(
                     &id,
                     Status::Error,
                     reason::BROWSER_CRASHED,
                     Some(death.reason.clone()),
-                    Utc::now(),
                 )
                 .await;
             s.drop_live(&id).await;
@@ -490,15 +584,15 @@ async fn page_watch(
         let s = Sessions { inner };
         let found = s.inner.live.lock().ok().and_then(|m| {
             m.iter()
-                .find(|(_, l)| l.tabs.has_session(&ev.session))
-                .map(|(id, l)| {
-                    let down = l
-                        .tabs
+                .find(|(_, l)| l.tabs().is_some_and(|t| t.has_session(&ev.session)))
+                .and_then(|(id, l)| Some((id, l.tabs()?)))
+                .map(|(id, tabs)| {
+                    let down = tabs
                         .active()
                         .is_some_and(|p| p.conn.closed_reason().is_some());
                     // A tab that closed itself (window.close) just leaves the set.
                     let closed_itself =
-                        !down && !ev.reason.contains("crash") && l.tabs.forget(&ev.session);
+                        !down && !ev.reason.contains("crash") && tabs.forget(&ev.session);
                     (id.clone(), down, closed_itself)
                 })
         });
@@ -514,11 +608,7 @@ async fn page_watch(
         } else {
             reason::PAGE_CRASHED
         };
-        let _ = s
-            .inner
-            .store
-            .finish(&id, Status::Error, why, Some(ev.reason), Utc::now())
-            .await;
+        let _ = s.end(&id, Status::Error, why, Some(ev.reason)).await;
         s.drop_live(&id).await;
     }
 }

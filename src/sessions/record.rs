@@ -23,6 +23,8 @@ pub mod reason {
     pub const PAGE_CRASHED: &str = "page_crashed";
     pub const START_FAILED: &str = "start_failed";
     pub const SHUTDOWN: &str = "server_shutdown";
+    /// A WebSocket session's socket went away without a `close` frame.
+    pub const DISCONNECTED: &str = "client_disconnected";
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +57,9 @@ pub struct SessionOptions {
     /// Refuses actions past this many (agent API's max_steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_steps: Option<u64>,
+    /// The WebSocket fetch client (`standard` or `browser`); absent for the other protocols.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
@@ -42,6 +42,11 @@ impl Fixtures {
         let app = Router::new()
             .route("/redirect", get(redirect))
             .route("/status", get(status))
+            .route("/echo", axum::routing::any(echo))
+            .route("/flaky", get(flaky))
+            .with_state(Arc::new(std::sync::Mutex::new(
+                std::collections::HashMap::new(),
+            )))
             .fallback_service(tower_http::services::ServeDir::new(dir));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -84,14 +89,79 @@ impl Fixtures {
 #[derive(serde::Deserialize)]
 struct RedirectQuery {
     to: String,
+    /// The exact status to answer (default 302).
     code: Option<u16>,
+    /// A `Set-Cookie` to send along, e.g. `sid=abc; Path=/`.
+    cookie: Option<String>,
 }
 
 async fn redirect(Query(q): Query<RedirectQuery>) -> Response {
-    match q.code {
-        Some(301) => Redirect::permanent(&q.to).into_response(),
-        _ => Redirect::temporary(&q.to).into_response(),
+    let code = StatusCode::from_u16(q.code.unwrap_or(302)).unwrap_or(StatusCode::FOUND);
+    let mut resp = (code, [(header::LOCATION, q.to.clone())]).into_response();
+    if let Some(c) = q
+        .cookie
+        .and_then(|c| header::HeaderValue::from_str(&c).ok())
+    {
+        resp.headers_mut().append(header::SET_COOKIE, c);
     }
+    resp
+}
+
+/// Answers what it received: method, path, query, headers and body, as JSON.
+async fn echo(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut hs = serde_json::Map::new();
+    for (n, v) in &headers {
+        hs.insert(
+            n.as_str().to_string(),
+            Value::from(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        );
+    }
+    let v = json!({
+        "method": method.as_str(),
+        "path": uri.path(),
+        "query": uri.query(),
+        "headers": hs,
+        "body": String::from_utf8_lossy(&body),
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::SET_COOKIE, "echoed=1; Path=/; HttpOnly"),
+        ],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct FlakyQuery {
+    key: String,
+    fail: usize,
+}
+
+type Hits = Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>;
+
+/// Answers 503 to the first `fail` requests of each `key`, then 200 with the attempt number.
+async fn flaky(State(hits): State<Hits>, Query(q): Query<FlakyQuery>) -> Response {
+    let n = {
+        let mut h = hits.lock().expect("hits");
+        let n = h.entry(q.key).or_insert(0);
+        *n += 1;
+        *n
+    };
+    if n <= q.fail {
+        return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, "text/html")],
+        format!("<title>attempt {n}</title>"),
+    )
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -340,4 +410,112 @@ pub async fn run_python_flow(script: &str, args: &[&str], ok_line: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains(ok_line), "{stdout}");
+}
+
+/// A WebSocket client of `/v1/sessions/ws` (tokio-tungstenite), one JSON frame at a time.
+pub struct Ws {
+    pub stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+/// Deadline of one frame read in the tests.
+pub const FRAME_WAIT: Duration = Duration::from_secs(30);
+
+impl Ws {
+    /// Opens the socket with a bearer token and extra headers; the HTTP status on refusal.
+    pub async fn connect_with(
+        pp: &Pp,
+        bearer: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Self, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/v1/sessions/ws", pp.base.replace("http://", "ws://"));
+        let mut req = url.into_client_request().expect("ws request");
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {bearer}").parse().expect("header"),
+        );
+        for (n, v) in headers {
+            req.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(n.as_bytes()).expect("name"),
+                v.parse().expect("value"),
+            );
+        }
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((stream, _)) => Ok(Self { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+            Err(e) => panic!("websocket connect failed: {e}"),
+        }
+    }
+
+    pub async fn connect(pp: &Pp, who: (&str, &str)) -> Self {
+        Self::connect_with(pp, &token(who), &[])
+            .await
+            .expect("websocket opens")
+    }
+
+    /// Connects and sends `open`; returns the socket and the session id.
+    pub async fn open(pp: &Pp, who: (&str, &str), open: Value) -> (Self, String) {
+        let mut ws = Self::connect(pp, who).await;
+        ws.send(&open).await;
+        let v = ws.recv().await;
+        let id = v["session_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session_id in {v}"))
+            .to_string();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "not a uuid: {id}");
+        (ws, id)
+    }
+
+    pub async fn send(&mut self, v: &Value) {
+        self.send_text(v.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
+            .await
+            .expect("frame sent");
+    }
+
+    /// The next JSON frame; panics on a close or after FRAME_WAIT.
+    pub async fn recv(&mut self) -> Value {
+        match self.next().await {
+            Some(v) => v,
+            None => panic!("socket closed while a frame was expected"),
+        }
+    }
+
+    /// The next JSON frame, or `None` once the socket closed.
+    pub async fn next(&mut self) -> Option<Value> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let msg = tokio::time::timeout(FRAME_WAIT, self.stream.next())
+                .await
+                .expect("a frame within FRAME_WAIT");
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    return Some(serde_json::from_str(&t).expect("frames are JSON"))
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Sends an action frame and returns its answer.
+    pub async fn call(&mut self, v: Value) -> Value {
+        self.send(&v).await;
+        self.recv().await
+    }
+
+    /// Asserts the socket closes next (after any frames already read).
+    pub async fn expect_closed(&mut self) {
+        if let Some(v) = self.next().await {
+            panic!("expected the socket to close, got {v}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! [`Action`]; field names follow the Capture wire form (camelCase payload keys), which is the
 //! richest of the three. Unknown payload keys are ignored.
 
+mod exchange;
 mod form;
 mod js;
 mod keyboard;

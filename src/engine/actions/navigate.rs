@@ -27,6 +27,9 @@ pub struct Goto {
     pub url: String,
     #[serde(default)]
     pub wait_until: WaitUntil,
+    /// Set by the WebSocket protocol: send the client's request and report the exchange.
+    #[serde(skip)]
+    pub exchange: Option<Box<crate::exchange::Navigation>>,
 }
 
 impl Goto {
@@ -54,15 +57,19 @@ impl History {
 }
 
 pub async fn goto(page: &Page, policy: &Policy, g: &Goto) -> Result<ActionOutput, EngineError> {
+    if let Some(nav) = &g.exchange {
+        return super::exchange::goto(page, policy, g.wait_until, nav).await;
+    }
     let url = g.url.trim();
     policy
         .check_navigation(url)
         .await
         .map_err(EngineError::Blocked)?;
-    let events = page.events()?;
+    let mut events = page.events()?;
     let nav = page
         .exec(&Navigate {
             url: url.to_string(),
+            referrer: None,
         })
         .await?;
     if let Some(err) = nav.error_text.filter(|e| !e.is_empty()) {
@@ -70,7 +77,7 @@ pub async fn goto(page: &Page, policy: &Policy, g: &Goto) -> Result<ActionOutput
     }
     // No loaderId: a same-document navigation (fragment), already done.
     let seen = match nav.loader_id {
-        Some(loader) => wait_for(page, events, g.wait_until, Some(loader)).await?,
+        Some(loader) => wait_for(page, &mut events, g.wait_until, Some(loader)).await?,
         None => None,
     };
     current_url(page, seen).await
@@ -89,17 +96,17 @@ pub async fn history(page: &Page, h: &History, delta: i64) -> Result<ActionOutpu
             "cannot go {which}: no such entry in this session's history"
         )));
     };
-    let events = page.events()?;
+    let mut events = page.events()?;
     page.exec(&NavigateToHistoryEntry { entry_id: entry.id })
         .await?;
-    let seen = wait_for(page, events, h.wait_until, None).await?;
+    let seen = wait_for(page, &mut events, h.wait_until, None).await?;
     current_url(page, seen).await
 }
 
 pub async fn reload(page: &Page, h: &History) -> Result<ActionOutput, EngineError> {
-    let events = page.events()?;
+    let mut events = page.events()?;
     page.exec(&Reload {}).await?;
-    let seen = wait_for(page, events, h.wait_until, None).await?;
+    let seen = wait_for(page, &mut events, h.wait_until, None).await?;
     current_url(page, seen).await
 }
 
@@ -110,7 +117,7 @@ pub async fn reload(page: &Page, h: &History) -> Result<ActionOutput, EngineErro
 /// would queue behind the renderer's post-load work).
 pub async fn wait_for(
     page: &Page,
-    mut events: Receiver<Event>,
+    events: &mut Receiver<Event>,
     until: WaitUntil,
     mut loader: Option<String>,
 ) -> Result<Option<String>, EngineError> {
@@ -188,7 +195,7 @@ async fn current_url(page: &Page, seen: Option<String>) -> Result<ActionOutput, 
     Ok(output([("url", Value::from(url))]))
 }
 
-fn navigation_error(page: &Page, url: &str, err: &str) -> EngineError {
+pub(super) fn navigation_error(page: &Page, url: &str, err: &str) -> EngineError {
     if err.contains("ERR_BLOCKED_BY_CLIENT") {
         let why = page
             .state

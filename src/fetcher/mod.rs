@@ -1,0 +1,136 @@
+//! The WebSocket protocol's `standard` client: plain HTTP, no browser (seed 004). A session of
+//! this kind runs the engine's action vocabulary on a fetched document instead of a page:
+//! goto, click (links and form submissions), fill, content; screenshot answers none, and what
+//! needs a browser (evaluate, observe, ...) says so.
+
+pub mod document;
+pub mod http;
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use cookie_store::CookieStore;
+use serde_json::Value;
+
+use crate::engine::actions::ActionOutput;
+use crate::engine::policy::Policy;
+use crate::engine::{Action, EngineError};
+use crate::exchange::{Exchanged, HttpRequest};
+use document::{Click, Document};
+pub use http::Settings;
+
+pub struct Fetcher {
+    settings: Settings,
+    transport: http::Transport,
+    policy: Arc<Policy>,
+    jar: Mutex<CookieStore>,
+    /// The current document; actions are serialised per session, so the lock is never contended.
+    doc: tokio::sync::Mutex<Option<Document>>,
+}
+
+impl Fetcher {
+    pub fn new(settings: Settings, policy: Arc<Policy>) -> Result<Self, EngineError> {
+        Ok(Self {
+            transport: http::Transport::new(&settings)?,
+            settings,
+            policy,
+            jar: Mutex::new(CookieStore::default()),
+            doc: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    pub async fn run(&self, action: &Action) -> Result<ActionOutput, EngineError> {
+        match action {
+            Action::Goto(g) => {
+                let req = match &g.exchange {
+                    Some(nav) => nav.request.clone(),
+                    None => {
+                        let url = url::Url::parse(g.url.trim()).map_err(|e| {
+                            EngineError::BadInput(format!("url: `{}` is not a URL ({e})", g.url))
+                        })?;
+                        HttpRequest::get(url)
+                    }
+                };
+                self.navigate(req).await
+            }
+            Action::Click(t) => {
+                let click = {
+                    let doc = self.doc.lock().await;
+                    current(&doc)?.click(&t.selector)?
+                };
+                match click {
+                    Click::Navigate(req) => {
+                        let mut out = self.navigate(*req).await?;
+                        out.insert("navigated".into(), Value::Bool(true));
+                        Ok(out)
+                    }
+                    Click::Nothing(why) => Ok(crate::engine::actions::output([
+                        ("navigated", Value::Bool(false)),
+                        ("note", Value::from(why)),
+                    ])),
+                }
+            }
+            Action::Fill(f) => {
+                let mut doc = self.doc.lock().await;
+                let d = doc.as_mut().ok_or_else(no_document)?;
+                d.fill(&f.selector, &f.value)?;
+                Ok(ActionOutput::new())
+            }
+            Action::Content(_) => {
+                let doc = self.doc.lock().await;
+                let d = current(&doc)?;
+                Ok(crate::engine::actions::output([
+                    ("format", Value::from("raw")),
+                    (
+                        "contentBase64",
+                        Value::from(base64::engine::general_purpose::STANDARD.encode(d.content())),
+                    ),
+                ]))
+            }
+            Action::Url(_) => {
+                let doc = self.doc.lock().await;
+                Ok(crate::engine::actions::output([(
+                    "url",
+                    Value::from(current(&doc)?.url.to_string()),
+                )]))
+            }
+            // Nothing is rendered without a browser.
+            Action::Screenshot(_) => Ok(crate::engine::actions::output([
+                ("contentType", Value::from("image/png")),
+                ("bodyBase64", Value::Null),
+            ])),
+            other => Err(EngineError::Unsupported(format!(
+                "`{}` needs the browser client: this session uses the standard client (plain HTTP, no browser); open one with client: browser",
+                other.kind()
+            ))),
+        }
+    }
+
+    async fn navigate(&self, req: HttpRequest) -> Result<ActionOutput, EngineError> {
+        let got: Exchanged = http::navigate(
+            &self.transport,
+            &self.settings,
+            &self.policy,
+            &self.jar,
+            req,
+        )
+        .await?;
+        let url = url::Url::parse(&got.url)
+            .map_err(|e| EngineError::Internal(format!("response URL `{}`: {e}", got.url)))?;
+        let doc = Document::new(
+            url,
+            got.content_type.clone(),
+            got.body.clone().unwrap_or_default(),
+        );
+        *self.doc.lock().await = Some(doc);
+        Ok(got.into_output())
+    }
+}
+
+fn no_document() -> EngineError {
+    EngineError::BadInput("no document yet: send a goto first".into())
+}
+
+fn current(doc: &Option<Document>) -> Result<&Document, EngineError> {
+    doc.as_ref().ok_or_else(no_document)
+}
