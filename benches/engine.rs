@@ -7,21 +7,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{config, Fixtures, Pp, ALICE};
+use common::{config, stats, Fixtures, Pp, ALICE};
 use reqwest::Method;
 use serde_json::json;
 
 const RUNS: usize = 30;
-
-fn stats(name: &str, mut ms: Vec<f64>) {
-    ms.sort_by(|a, b| a.total_cmp(b));
-    let median = ms[ms.len() / 2];
-    let p90 = ms[(ms.len() * 9 / 10).min(ms.len() - 1)];
-    println!(
-        "{name:<34} median {median:>8.2} ms   p90 {p90:>8.2} ms   (n={})",
-        ms.len()
-    );
-}
 
 async fn timed<F, Fut, T>(f: F) -> (f64, T)
 where

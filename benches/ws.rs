@@ -8,21 +8,11 @@ mod common;
 
 use std::time::Instant;
 
-use common::{config, Fixtures, Pp, Ws, ALICE};
+use common::{config, stats, Fixtures, Pp, Ws, ALICE};
 use serde_json::{json, Value};
 
 const PAIRS: usize = 300;
 const RUNS: usize = 30;
-
-fn stats(name: &str, mut ms: Vec<f64>) {
-    ms.sort_by(|a, b| a.total_cmp(b));
-    let median = ms[ms.len() / 2];
-    let p90 = ms[(ms.len() * 9 / 10).min(ms.len() - 1)];
-    println!(
-        "{name:<34} median {median:>8.2} ms   p90 {p90:>8.2} ms   (n={})",
-        ms.len()
-    );
-}
 
 async fn call_ms(ws: &mut Ws, frame: Value) -> f64 {
     let t = Instant::now();
@@ -64,7 +54,16 @@ async fn main() {
         click.push(call_ms(&mut ws, json!({ "action": "click", "selector": "#plain" })).await);
         content.push(call_ms(&mut ws, json!({ "action": "content" })).await);
     }
+    // The same page through the REST API's goto, for comparison (no exchange report).
+    let rest = pp.session(ALICE, json!({})).await;
+    let mut rest_goto = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        pp.ok(ALICE, &rest, "goto", json!({ "url": page })).await;
+        rest_goto.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
     stats("browser goto (with exchange report)", goto);
+    stats("REST goto, same page (no report)", rest_goto);
     stats("browser click", click);
     stats("browser content", content);
     pp.stop().await;

@@ -199,6 +199,12 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
     let app = api::router(state, cfg.body_limit_bytes);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
+        // Small frames and answers go out at once (Nagle + delayed ACK would add ~40 ms).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(%e, "TCP_NODELAY not set");
+            }
+        });
         let serve = axum::serve(listener, app).with_graceful_shutdown(async {
             let _ = stopped.await;
         });

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config, Fixtures, Pp, ALICE, BOB};
+use common::{config, stand_in_proxy, Fixtures, Pp, ALICE, BOB};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -282,20 +282,8 @@ async fn browser_killed_mid_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_sessions_use_the_operators_upstream_proxy() {
-    use axum::extract::{OriginalUri, State};
-    use std::sync::{Arc, Mutex};
     let fx = Fixtures::start().await;
-    // A stand-in upstream proxy: answers every request itself and records what it was asked.
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let app = axum::Router::new()
-        .fallback(|State(seen): State<Arc<Mutex<Vec<String>>>>, OriginalUri(uri): OriginalUri| async move {
-            seen.lock().unwrap().push(uri.to_string());
-            axum::response::Html("<title>via proxy</title><p>proxied</p>")
-        })
-        .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    let (proxy, seen) = stand_in_proxy().await;
 
     let mut cfg = config();
     cfg.proxy_server = Some(format!("http://{proxy}"));

@@ -66,6 +66,18 @@ async fn upgrade_auth_handshake_and_frame_errors() {
             .err(),
         Some(403)
     );
+    // A plain GET (no upgrade) gets a JSON error saying what the endpoint speaks.
+    let (status, v) = pp
+        .send(reqwest::Method::GET, "/v1/sessions/ws", Some(ALICE), None)
+        .await;
+    assert!((400..500).contains(&status), "{status}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("WebSocket"),
+        "{v}"
+    );
     let jwt = access_token(&pp, ALICE_CLIENT).await;
     assert_eq!(
         Ws::connect_with(&pp, &jwt, &[("x-tenant-id", "bob")])
@@ -84,35 +96,26 @@ async fn upgrade_auth_handshake_and_frame_errors() {
 
     // Bad open frames: a fatal frame naming the field, then a close, and no session.
     let before = session_count(&pp, ALICE).await;
-    refused_open(&pp, r#"{"timeout": "soon"}"#, "timeout").await;
-    refused_open(&pp, r#"{"client": "netscape"}"#, "client").await;
-    refused_open(
-        &pp,
-        r#"{"client": {"type": "standard", "gpu": true}}"#,
-        "gpu",
-    )
-    .await;
-    refused_open(&pp, r#"{"max_redirects": "ten"}"#, "max_redirects").await;
-    refused_open(&pp, r#"{"proxies": ["eu"]}"#, "proxies[0]").await;
-    refused_open(
-        &pp,
-        r#"{"middleware": [{"type": "mutate_json_body", "set": {}}]}"#,
-        "mutate_json_body",
-    )
-    .await;
-    refused_open(
-        &pp,
-        r#"{"middleware": [{"type": "mutate_headers", "set": [["Host", "evil"]]}]}"#,
-        "middleware[0].set[0]",
-    )
-    .await;
-    refused_open(&pp, "not json", "not JSON").await;
-    refused_open(
-        &pp,
-        &json!({ "action": "goto", "url": fx.url("/") }).to_string(),
-        "before the handshake",
-    )
-    .await;
+    let before_handshake = json!({ "action": "goto", "url": fx.url("/") }).to_string();
+    for (open, needle) in [
+        (r#"{"timeout": "soon"}"#, "timeout"),
+        (r#"{"client": "netscape"}"#, "client"),
+        (r#"{"client": {"type": "standard", "gpu": true}}"#, "gpu"),
+        (r#"{"max_redirects": "ten"}"#, "max_redirects"),
+        (r#"{"proxies": ["eu"]}"#, "proxies[0]"),
+        (
+            r#"{"middleware": [{"type": "mutate_json_body", "set": {}}]}"#,
+            "mutate_json_body",
+        ),
+        (
+            r#"{"middleware": [{"type": "mutate_headers", "set": [["Host", "evil"]]}]}"#,
+            "middleware[0].set[0]",
+        ),
+        ("not json", "not JSON"),
+        (before_handshake.as_str(), "before the handshake"),
+    ] {
+        refused_open(&pp, open, needle).await;
+    }
     assert_eq!(session_count(&pp, ALICE).await, before);
 
     // After the handshake, bad frames answer non-fatal errors and the session goes on.

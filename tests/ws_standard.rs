@@ -3,29 +3,8 @@
 
 mod common;
 
-use base64::Engine as _;
 use common::*;
-use serde_json::{json, Value};
-
-fn b64(s: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-fn unb64(v: &Value) -> String {
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(v.as_str().unwrap_or_else(|| panic!("not base64 text: {v}")))
-        .expect("base64");
-    String::from_utf8_lossy(&raw).into_owned()
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// The echo fixture's JSON, from a goto (or clicked) frame's body.
-fn echoed(frame: &Value) -> Value {
-    serde_json::from_str(&unb64(&frame["body"])).unwrap_or_else(|e| panic!("{e}: {frame}"))
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn standard_client_redirects_cookies_bodies_forms() {
@@ -46,36 +25,8 @@ async fn standard_client_redirects_cookies_bodies_forms() {
     assert_eq!(mine["status"], "active");
 
     // A 301 then a 302 (which sets a cookie), then the page.
+    goto_redirect_chain(&mut ws, &fx).await;
     let landing = fx.url("/ws/landing.html");
-    let second = fx.url(&format!(
-        "/redirect?code=302&cookie={}&to={}",
-        enc("sid=abc; Path=/"),
-        enc(&landing)
-    ));
-    let first = fx.url(&format!("/redirect?code=301&to={}", enc(&second)));
-    let got = ws.call(json!({ "action": "goto", "url": first })).await;
-    assert_eq!(got["action"], "goto", "{got}");
-    assert_eq!(got["status_code"], 200);
-    assert_eq!(got["url"], landing.as_str());
-    assert_eq!(got["content_type"], "text/html");
-    assert!(unb64(&got["body"]).contains("Landed"));
-    let redirects = got["redirects"].as_array().expect("redirects");
-    assert_eq!(redirects.len(), 2, "{got}");
-    assert_eq!(redirects[0]["url"], first.as_str());
-    assert_eq!(redirects[0]["location"], second.as_str());
-    assert_eq!(redirects[0]["type"], "permanent");
-    assert_eq!(redirects[0]["side"], "server");
-    assert_eq!(redirects[1]["type"], "temporary");
-    assert_eq!(redirects[1]["location"], landing.as_str());
-    assert!(
-        got["cookies"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["name"] == "sid" && c["value"] == "abc")),
-        "{got}"
-    );
-    assert!(got["headers"]
-        .as_array()
-        .is_some_and(|h| h.iter().any(|p| p[0] == "content-type")));
 
     // Headers, cookies of the frame, the jar's cookie, a user-agent keyword.
     let got = ws
@@ -272,5 +223,36 @@ async fn standard_client_middleware_in_order() {
         .contains("too many redirects"));
     let ok = ws2.call(json!({ "action": "goto", "url": end })).await;
     assert_eq!(ok["status_code"], 200);
+    pp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_proxies_carry_both_clients() {
+    let fx = Fixtures::start().await;
+    let (proxy, seen) = stand_in_proxy().await;
+
+    let mut cfg = config();
+    cfg.fetch_proxies = vec![format!("near=http://{proxy}")];
+    let pp = Pp::start(cfg).await;
+    let page = fx.url("/ws/landing.html");
+    for client in ["standard", "browser"] {
+        let (mut ws, _) =
+            Ws::open(&pp, ALICE, json!({ "client": client, "proxies": ["near"] })).await;
+        let got = ws.call(json!({ "action": "goto", "url": page })).await;
+        assert!(unb64(&got["body"]).contains("via proxy"), "{client}: {got}");
+    }
+    assert!(
+        seen.lock()
+            .expect("seen")
+            .iter()
+            .filter(|u| *u == &page)
+            .count()
+            >= 2,
+        "the proxy was asked for the absolute URL by both clients"
+    );
+    // Without a proxy, the page itself.
+    let (mut ws, _) = Ws::open(&pp, ALICE, json!({})).await;
+    let got = ws.call(json!({ "action": "goto", "url": page })).await;
+    assert!(unb64(&got["body"]).contains("Landed"));
     pp.stop().await;
 }

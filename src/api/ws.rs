@@ -89,8 +89,14 @@ async fn upgrade(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let ws = ws.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            format!("this endpoint speaks WebSocket only: {}", e.body_text()),
+        )
+    })?;
     if let Some(claimed) = headers.get("x-tenant-id") {
         let claimed = claimed.to_str().unwrap_or_default();
         if claimed != tenant {
@@ -214,11 +220,14 @@ impl Conn {
             ttl_seconds: open.ttl.map(|t| t.as_secs().max(1)),
             client,
             middleware: open.middleware.clone(),
-            // The client's timeout bounds each action (a navigation and its retries).
+            // The browser's action deadline is the client's timeout; the standard client
+            // applies it to each request itself, so its action deadline leaves room for
+            // retries and redirects (at most 10 minutes).
             action_timeout: Some(match open.client {
                 ClientKind::Browser => open.timeout,
                 ClientKind::Standard => {
-                    open.timeout * (open.max_retries as u32 + 1) * (open.max_redirects as u32 + 1)
+                    (open.timeout * (open.max_retries as u32 + 1) * (open.max_redirects as u32 + 1))
+                        .min(Duration::from_secs(600))
                 }
             }),
             proxy_url: match open.client {

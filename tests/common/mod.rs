@@ -52,6 +52,9 @@ impl Fixtures {
             .await
             .expect("bind fixtures");
         let addr = listener.local_addr().expect("fixture addr");
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move { axum::serve(listener, app).await.ok() });
 
         let denied_hits = Arc::new(AtomicUsize::new(0));
@@ -442,7 +445,7 @@ impl Ws {
                 v.parse().expect("value"),
             );
         }
-        match tokio_tungstenite::connect_async(req).await {
+        match tokio_tungstenite::connect_async_with_config(req, None, true).await {
             Ok((stream, _)) => Ok(Self { stream }),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
             Err(e) => panic!("websocket connect failed: {e}"),
@@ -518,4 +521,94 @@ impl Ws {
             panic!("expected the socket to close, got {v}");
         }
     }
+}
+
+pub fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Decodes a base64 JSON string (a frame's `body` or `content`) as text.
+pub fn unb64(v: &Value) -> String {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap_or_else(|| panic!("not base64 text: {v}")))
+        .expect("base64");
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+/// Percent-encodes a query value.
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The echo fixture's JSON, from a goto (or clicked) frame's body.
+pub fn echoed(frame: &Value) -> Value {
+    serde_json::from_str(&unb64(&frame["body"])).unwrap_or_else(|e| panic!("{e}: {frame}"))
+}
+
+/// A stand-in upstream proxy on loopback: answers every request itself ("via proxy") and
+/// records the URLs it was asked for.
+pub async fn stand_in_proxy() -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::extract::OriginalUri;
+    type Seen = Arc<std::sync::Mutex<Vec<String>>>;
+    let seen: Seen = Arc::default();
+    let app = Router::new()
+        .fallback(
+            |State(seen): State<Seen>, OriginalUri(uri): OriginalUri| async move {
+                seen.lock().expect("seen").push(uri.to_string());
+                axum::response::Html("<title>via proxy</title><p>proxied</p>")
+            },
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
+    let addr = listener.local_addr().expect("proxy addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (addr, seen)
+}
+
+/// Prints the median and p90 of `ms` (benchmarks).
+pub fn stats(name: &str, mut ms: Vec<f64>) {
+    ms.sort_by(|a, b| a.total_cmp(b));
+    let median = ms[ms.len() / 2];
+    let p90 = ms[(ms.len() * 9 / 10).min(ms.len() - 1)];
+    println!(
+        "{name:<34} median {median:>8.2} ms   p90 {p90:>8.2} ms   (n={})",
+        ms.len()
+    );
+}
+
+/// Goes through a 301 then a 302 that sets `sid=abc` to `/ws/landing.html`, and checks what
+/// the goto frame reports of it (both clients report it the same way).
+pub async fn goto_redirect_chain(ws: &mut Ws, fx: &Fixtures) {
+    let landing = fx.url("/ws/landing.html");
+    let second = fx.url(&format!(
+        "/redirect?code=302&cookie={}&to={}",
+        enc("sid=abc; Path=/"),
+        enc(&landing)
+    ));
+    let first = fx.url(&format!("/redirect?code=301&to={}", enc(&second)));
+    let got = ws.call(json!({ "action": "goto", "url": first })).await;
+    assert_eq!(got["action"], "goto", "{got}");
+    assert_eq!(got["status_code"], 200);
+    assert_eq!(got["url"], landing.as_str());
+    assert_eq!(got["content_type"], "text/html");
+    assert!(unb64(&got["body"]).contains("Landed"), "{got}");
+    let redirects = got["redirects"].as_array().expect("redirects");
+    assert_eq!(redirects.len(), 2, "{got}");
+    assert_eq!(redirects[0]["url"], first.as_str());
+    assert_eq!(redirects[0]["location"], second.as_str());
+    assert_eq!(redirects[0]["type"], "permanent");
+    assert_eq!(redirects[0]["side"], "server");
+    assert_eq!(redirects[1]["type"], "temporary");
+    assert_eq!(redirects[1]["location"], landing.as_str());
+    assert!(
+        got["cookies"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["name"] == "sid" && c["value"] == "abc")),
+        "{got}"
+    );
+    assert!(got["headers"]
+        .as_array()
+        .is_some_and(|h| h.iter().any(|p| p[0] == "content-type")));
 }

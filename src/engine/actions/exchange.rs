@@ -26,9 +26,13 @@ use crate::exchange::{Cookie, Exchanged, Navigation, Redirect, RedirectKind, Sid
 
 /// Longest wait for the main document's body once its page is ready.
 const BODY_WAIT: Duration = Duration::from_secs(10);
-/// How long a finished document may take to start a client-side redirect it scheduled
-/// (a `<meta http-equiv=refresh content=0>` or a script's `location` change at load).
-const CLIENT_REDIRECT_GRACE: Duration = Duration::from_millis(50);
+/// Longest refresh delay (`<meta http-equiv=refresh>`, `Refresh:` header) followed as a
+/// client-side redirect; a longer one is a page that reloads itself later, not a redirect.
+const MAX_REFRESH_DELAY: Duration = Duration::from_secs(3);
+/// Slack on top of the refresh delay for the navigation to start.
+const REFRESH_SLACK: Duration = Duration::from_secs(1);
+/// Longest wait for the document a client-side redirect asked for to commit.
+const NEXT_DOCUMENT_WAIT: Duration = Duration::from_secs(10);
 
 pub async fn goto(
     page: &Page,
@@ -114,45 +118,55 @@ async fn navigate(
             settle(&mut events, &page.target_id, until, &loader),
         )
         .await?;
-        if let Settled::Replaced(next) = settled {
+        if let Settled::Replaced {
+            loader: next,
+            url: to,
+        } = settled
+        {
             // A script replaced the document before it was ready: a client-side redirect.
             let doc = log.docs.remove(&loader).unwrap_or_default();
             redirects.extend(doc.redirects.iter().cloned());
             cookies.extend(doc.cookies());
-            let to = log.client_redirect.take().unwrap_or_default();
             redirects.push(client_redirect(&doc.url, to));
             check_count(&redirects, nav)?;
             loader = next;
             continue;
         }
         let finished = until_done(&mut log, &mut net, &loader).await;
-        // A document that redirects once ready (meta refresh 0, a script at load).
-        let client = match log.client_redirect.take() {
-            Some(c) => Some(c),
-            None => {
-                follow(
-                    &mut log,
-                    &mut net,
-                    tokio::time::sleep(CLIENT_REDIRECT_GRACE),
-                )
-                .await;
-                log.client_redirect.take()
-            }
-        };
-        let doc = log.docs.remove(&loader).unwrap_or_default();
-        redirects.extend(doc.redirects.iter().cloned());
-        cookies.extend(doc.cookies());
-        if let Some(to) = client {
-            redirects.push(client_redirect(&doc.url, to));
-            check_count(&redirects, nav)?;
-            loader = follow(&mut log, &mut net, next_loader(&mut events)).await?;
-            continue;
-        }
         let body = if finished {
             body_of(page, &loader).await
         } else {
             None
         };
+        // A document that redirects once ready: a refresh (meta tag or header) that it
+        // declares, or a navigation a script already asked for. Only a declared refresh is
+        // waited for, so other gotos pay nothing.
+        if log.client_redirect.is_none() {
+            let headers = log.docs.get(&loader).map(|d| d.headers.as_slice());
+            if let Some(delay) = refresh_delay(headers.unwrap_or_default(), body.as_deref()) {
+                let wait = wait_client_redirect(&mut log, &mut net, delay + REFRESH_SLACK);
+                wait.await;
+            }
+        }
+        let client = log.client_redirect.take();
+        let doc = log.docs.remove(&loader).unwrap_or_default();
+        redirects.extend(doc.redirects.iter().cloned());
+        cookies.extend(doc.cookies());
+        if let Some(to) = client {
+            // The navigation may still be cancelled (a script, a refused URL): then the
+            // document we have is the answer.
+            let next = tokio::time::timeout(
+                NEXT_DOCUMENT_WAIT,
+                follow(&mut log, &mut net, next_loader(&mut events)),
+            )
+            .await;
+            if let Ok(next) = next {
+                redirects.push(client_redirect(&doc.url, to));
+                check_count(&redirects, nav)?;
+                loader = next?;
+                continue;
+            }
+        }
         // Hops whose raw headers Chromium does not report still set cookies: the context's
         // jar tells which ones changed.
         if let Some(before) = &jar_before {
@@ -219,8 +233,8 @@ async fn follow<F: std::future::Future>(
 enum Settled {
     /// The document reached the lifecycle event the goto waits for.
     Ready,
-    /// Another document replaced it first (its loader).
-    Replaced(String),
+    /// Another document replaced it first.
+    Replaced { loader: String, url: String },
 }
 
 /// Waits for `loader`'s document to reach `until`, or for another document to replace it.
@@ -250,7 +264,13 @@ async fn settle(
                 match this {
                     Some(l) if l == loader && wanted.is_none() => return Ok(Settled::Ready),
                     Some(l) if l == loader => {}
-                    Some(other) => return Ok(Settled::Replaced(other.to_string())),
+                    Some(other) => {
+                        let url = p.pointer("/frame/url").and_then(Value::as_str);
+                        return Ok(Settled::Replaced {
+                            loader: other.to_string(),
+                            url: url.unwrap_or_default().to_string(),
+                        });
+                    }
                     None => {}
                 }
             }
@@ -265,6 +285,52 @@ async fn settle(
             _ => {}
         }
     }
+}
+
+/// Records until a client-side redirect is asked for, at most `limit`.
+async fn wait_client_redirect(log: &mut Recorder, net: &mut Receiver<Event>, limit: Duration) {
+    let wait = async {
+        while log.client_redirect.is_none() {
+            match net.recv().await {
+                Ok(ev) => log.feed(&ev),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(limit, wait).await;
+}
+
+/// The delay of a refresh the document declares (a `Refresh:` header or a
+/// `<meta http-equiv=refresh>`) to another URL, when short enough to be a redirect.
+fn refresh_delay(headers: &[(String, String)], body: Option<&[u8]>) -> Option<Duration> {
+    let from_header = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("refresh"))
+        .map(|(_, v)| v.clone());
+    let from_meta = || {
+        let body = body?;
+        let text = String::from_utf8_lossy(body);
+        if !text.to_ascii_lowercase().contains("refresh") {
+            return None;
+        }
+        let doc = scraper::Html::parse_document(&text);
+        let sel = scraper::Selector::parse("meta[http-equiv][content]").ok()?;
+        doc.select(&sel)
+            .find(|m| {
+                m.attr("http-equiv")
+                    .is_some_and(|h| h.trim().eq_ignore_ascii_case("refresh"))
+            })
+            .and_then(|m| m.attr("content").map(str::to_string))
+    };
+    let content = from_header.or_else(from_meta)?;
+    let (delay, target) = content.split_once([';', ',']).unwrap_or((&content, ""));
+    if !target.to_ascii_lowercase().contains("url") {
+        return None;
+    }
+    let secs: f64 = delay.trim().parse().ok()?;
+    let delay = Duration::from_secs_f64(secs.max(0.0));
+    (delay <= MAX_REFRESH_DELAY).then_some(delay)
 }
 
 /// Records until the document's body is complete (true) or failed (false), at most BODY_WAIT.
@@ -469,6 +535,11 @@ impl Recorder {
                     doc.finished = Some(ev.method == "Network.loadingFinished");
                 }
             }
+            // A new document: redirects asked for before it are done with (Chromium may
+            // report one navigation request twice).
+            "Page.frameNavigated" if p.pointer("/frame/parentId").is_none() => {
+                self.client_redirect = None;
+            }
             "Page.frameRequestedNavigation" | "Page.frameScheduledNavigation"
                 if p["frameId"].as_str() == Some(self.main.as_str()) =>
             {
@@ -510,4 +581,24 @@ fn header_pairs(v: &Value) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_refreshes() {
+        let meta =
+            br#"<html><head><META HTTP-EQUIV="Refresh" CONTENT="0; URL=/next"></head></html>"#;
+        assert_eq!(refresh_delay(&[], Some(meta)), Some(Duration::ZERO));
+        let header = vec![("refresh".to_string(), "2;url=/x".to_string())];
+        assert_eq!(refresh_delay(&header, None), Some(Duration::from_secs(2)));
+        // Reloading itself, or much later, is not a redirect.
+        let reload = br#"<meta http-equiv="refresh" content="0">"#;
+        assert_eq!(refresh_delay(&[], Some(reload)), None);
+        let later = br#"<meta http-equiv="refresh" content="60; url=/x">"#;
+        assert_eq!(refresh_delay(&[], Some(later)), None);
+        assert_eq!(refresh_delay(&[], Some(b"<p>no refresh here</p>")), None);
+    }
 }
