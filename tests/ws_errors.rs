@@ -151,6 +151,11 @@ async fn upgrade_auth_handshake_and_frame_errors() {
             "extra",
         ),
         ("x".repeat(10_000), "ws_frame_limit_bytes"),
+        // Nothing listens on port 1: the connection is retried max_retries times, then fails.
+        (
+            json!({ "action": "goto", "url": "http://127.0.0.1:1/" }).to_string(),
+            "after 4 attempts",
+        ),
     ] {
         ws.send_text(frame.clone()).await;
         let v = ws.recv().await;
