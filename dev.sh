@@ -2,7 +2,7 @@
 # The two commands a newcomer needs (README):
 #   ./dev.sh serve [flags]   install what is missing, then run pagepilot with its embedded defaults
 #   ./dev.sh test            install what is missing, then run the whole test suite
-# Installs come only from Debian's packages (chromium) and PyPI (capture-sdk and notte-sdk, the
+# Installs come only from Debian's packages (chromium, redis-server) and PyPI (capture-sdk and notte-sdk, the
 # real clients the tests drive).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -44,7 +44,8 @@ case "${1:-}" in
     ;;
   test)
     need_cargo
-    apt_install chromium
+    # redis-server: the multi-instance tests start their own on a free loopback port.
+    apt_install chromium redis-server
     python_venv
     cargo test --workspace
     ;;

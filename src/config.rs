@@ -65,6 +65,14 @@ pub struct Config {
     /// Proxies a WebSocket open frame may name, as `name=url` (`eu=http://proxy-eu:3128`).
     #[serde(deserialize_with = "list")]
     pub fetch_proxies: Vec<String>,
+    /// Shares sessions with other instances through this Redis (`redis://host:6379/0`);
+    /// unset, sessions live in this process only.
+    pub redis_url: Option<String>,
+    /// This instance's address as the other instances reach it (default `http://HOST:PORT`
+    /// as bound; set it when HOST is 0.0.0.0 or behind NAT).
+    pub advertise_url: Option<String>,
+    /// An instance whose heartbeat is older than this counts as dead: its sessions end.
+    pub heartbeat_ttl_seconds: u64,
     /// Log filter (`info`, `pagepilot=debug`, ...); `RUST_LOG` wins when set.
     pub log: String,
 }
@@ -102,6 +110,9 @@ impl Default for Config {
             ws_idle_timeout_seconds: 300,
             ws_handshake_timeout_seconds: 10,
             fetch_proxies: Vec::new(),
+            redis_url: None,
+            advertise_url: None,
+            heartbeat_ttl_seconds: 5,
             log: "info".into(),
         }
     }
@@ -150,6 +161,10 @@ pub struct Overrides {
     pub api_secrets: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertise_url: Option<String>,
 }
 
 impl Config {
@@ -217,6 +232,12 @@ impl Config {
                     ))
                 }
             }
+        }
+        if self.heartbeat_ttl_seconds < 2 {
+            return Err("heartbeat_ttl_seconds must be at least 2".into());
+        }
+        if let Some(u) = &self.advertise_url {
+            url::Url::parse(u).map_err(|e| format!("advertise_url `{u}`: {e}"))?;
         }
         if self.token_lifetime_seconds == 0 {
             return Err("token_lifetime_seconds must be at least 1".into());

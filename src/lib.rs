@@ -18,7 +18,8 @@ use base64::Engine as _;
 use api::auth::{ApiSecrets, Auth, JwtKeys};
 use config::Config;
 use engine::{Engine, EngineConfig};
-use sessions::{Limits, MemoryStore, SessionConfig, Sessions};
+use sessions::redis_store::RedisStore;
+use sessions::{Cluster, Limits, MemoryStore, SessionConfig, SessionStore, Sessions};
 
 /// A running server. Dropping it does not stop it: call [`Server::shutdown`].
 pub struct Server {
@@ -43,6 +44,16 @@ impl Server {
         {
             tracing::warn!("connections still open after 5 s; stopping anyway");
         }
+        self.sessions.engine().shutdown().await;
+    }
+}
+
+impl Server {
+    /// Stops at once, as a crash or `kill -9` would: sessions stay active in the shared store,
+    /// the heartbeat stops and the browser dies. Other instances must notice (tests use it).
+    pub async fn halt(self) {
+        self.sessions.halt();
+        self.task.abort();
         self.sessions.engine().shutdown().await;
     }
 }
@@ -169,9 +180,35 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
     })
     .await
     .map_err(|e| e.to_string())?;
+    let (store, cluster): (Arc<dyn SessionStore>, Option<Arc<dyn Cluster>>) = match &cfg.redis_url {
+        None => (Arc::new(MemoryStore::default()), None),
+        Some(url) => {
+            let instance = format!("i-{}", uuid::Uuid::new_v4().simple());
+            let address = cfg
+                .advertise_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}"));
+            let redis = RedisStore::connect(
+                url,
+                instance.clone(),
+                address.clone(),
+                Duration::from_secs(cfg.heartbeat_ttl_seconds),
+            )
+            .await;
+            let redis = match redis {
+                Ok(r) => Arc::new(r),
+                Err(e) => {
+                    engine.shutdown().await;
+                    return Err(e);
+                }
+            };
+            tracing::info!(%instance, %address, "sharing sessions through redis");
+            (redis.clone(), Some(redis))
+        }
+    };
     let sessions = Sessions::start(
         engine.clone(),
-        Arc::new(MemoryStore::default()),
+        store,
         SessionConfig {
             limits: Limits {
                 per_tenant: cfg.max_sessions_per_tenant,
@@ -183,6 +220,7 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
             viewport,
             proxy_server: cfg.proxy_server.clone(),
         },
+        cluster,
     );
     let sockets = Arc::new(api::ws::Sockets::default());
     let state = api::AppState {
@@ -195,6 +233,10 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
             proxies: cfg.named_proxies(),
         }),
         sockets: sockets.clone(),
+        forwarder: Arc::new(api::route::Forwarder::new(
+            Duration::from_millis(cfg.action_timeout_ms),
+            cfg.body_limit_bytes,
+        )?),
     };
     let app = api::router(state, cfg.body_limit_bytes);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -80,6 +80,12 @@ struct ServeArgs {
     /// Directory for generated secrets [default: ~/.local/state/pagepilot]
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Share sessions with other instances through this Redis, e.g. redis://127.0.0.1:6379/0
+    #[arg(long)]
+    redis_url: Option<String>,
+    /// This instance's address for the other instances [default: http://HOST:PORT]
+    #[arg(long)]
+    advertise_url: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -182,6 +188,8 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         allow_private_network: args.allow_private_network.then_some(true),
         api_secrets: (!args.api_secrets.is_empty()).then_some(args.api_secrets),
         state_dir: args.state_dir,
+        redis_url: args.redis_url,
+        advertise_url: args.advertise_url,
     };
     let cfg = match Config::load(args.config.as_deref(), flags) {
         Ok(c) => c,

@@ -7,6 +7,7 @@ pub mod errors;
 mod health;
 pub mod jwks;
 mod oauth;
+pub mod route;
 pub mod ws;
 mod ws_frames;
 
@@ -25,6 +26,7 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub ws: Arc<ws::WsConfig>,
     pub sockets: Arc<ws::Sockets>,
+    pub forwarder: Arc<route::Forwarder>,
 }
 
 /// A wire timestamp: ISO 8601, UTC, milliseconds (both protocols' clients parse it).
@@ -39,6 +41,10 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(agent::router())
         .merge(oauth::router())
         .merge(ws::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            route::to_owner,
+        ))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
         // Refuses an oversized Content-Length before reading the body (and keeps the

@@ -2,7 +2,9 @@
 //! actions with stats, closing (credits charged once), the TTL reaper and browser deaths.
 //! Nothing here knows which protocol asked.
 
+pub mod cluster;
 pub mod record;
+pub mod redis_store;
 pub mod store;
 
 use std::collections::HashMap;
@@ -15,9 +17,19 @@ use crate::engine::tabs::Tabs;
 use crate::engine::{Action, ActionOutput, ContextOptions, Engine, EngineError, PageOptions};
 use crate::exchange::Middleware;
 use crate::fetcher::Fetcher;
+pub use cluster::Cluster;
 use record::reason;
 pub use record::{SessionOptions, SessionRecord, Status};
 pub use store::{Limits, MemoryStore, SessionStore, StoreError};
+
+/// Where a request for a session is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Here: this instance holds its browser, or it is not active (any instance answers).
+    Local,
+    /// On its owner, at this internal address.
+    Owner { instance: String, address: String },
+}
 
 /// How often the reaper looks for expired sessions (they end within a second).
 const REAP_EVERY: Duration = Duration::from_millis(200);
@@ -156,11 +168,22 @@ struct Inner {
     cfg: SessionConfig,
     live: Mutex<HashMap<String, Arc<Live>>>,
     ended: tokio::sync::broadcast::Sender<Ended>,
+    cluster: Option<Arc<dyn Cluster>>,
+    /// Set by `halt`: background loops stop (tests simulate a crashed instance with it).
+    halted: std::sync::atomic::AtomicBool,
+    /// When this instance last failed to heartbeat (the shared store was unreachable).
+    heartbeat_failed: Mutex<Option<std::time::Instant>>,
 }
 
 impl Sessions {
-    /// Starts the registry with its reaper and its watcher of browser deaths.
-    pub fn start(engine: Engine, store: Arc<dyn SessionStore>, cfg: SessionConfig) -> Self {
+    /// Starts the registry with its reaper and its watcher of browser deaths; with a cluster,
+    /// also its heartbeat and the janitor that settles dead instances' sessions.
+    pub fn start(
+        engine: Engine,
+        store: Arc<dyn SessionStore>,
+        cfg: SessionConfig,
+        cluster: Option<Arc<dyn Cluster>>,
+    ) -> Self {
         let s = Self {
             inner: Arc::new(Inner {
                 store,
@@ -168,8 +191,15 @@ impl Sessions {
                 cfg,
                 live: Mutex::new(HashMap::new()),
                 ended: tokio::sync::broadcast::channel(256).0,
+                cluster,
+                halted: false.into(),
+                heartbeat_failed: Mutex::new(None),
             }),
         };
+        if s.inner.cluster.is_some() {
+            tokio::spawn(heartbeat(Arc::downgrade(&s.inner)));
+            tokio::spawn(janitor(Arc::downgrade(&s.inner)));
+        }
         tokio::spawn(reaper(Arc::downgrade(&s.inner)));
         tokio::spawn(death_watch(
             Arc::downgrade(&s.inner),
@@ -482,6 +512,54 @@ impl Sessions {
         }
     }
 
+    /// Where requests for session `id` are served (see [`Route`]). A session whose owner
+    /// stopped heartbeating is ended here and now, and served locally (409 with the session).
+    pub async fn route(&self, id: &str) -> Result<Route, SessionError> {
+        let Some(cluster) = &self.inner.cluster else {
+            return Ok(Route::Local);
+        };
+        let rec = match self.inner.store.get(id).await? {
+            Some(r) if r.is_active() => r,
+            _ => return Ok(Route::Local),
+        };
+        let Some(owner) = rec.owner.filter(|o| o != cluster.instance_id()) else {
+            return Ok(Route::Local);
+        };
+        match cluster.address_of(&owner).await? {
+            Some(address) => Ok(Route::Owner {
+                instance: owner,
+                address,
+            }),
+            None if recovering(&self.inner, cluster.as_ref()) => Err(SessionError::Store(
+                StoreError::Unavailable(format!(
+                    "instance {owner} has not announced itself since the session store came back; retry shortly"
+                )),
+            )),
+            None => {
+                let why = format!("instance {owner} stopped heartbeating");
+                self.end(id, Status::Error, reason::OWNER_LOST, Some(why))
+                    .await?;
+                Ok(Route::Local)
+            }
+        }
+    }
+
+    /// This instance's id in the cluster, if it is in one.
+    pub fn instance_id(&self) -> Option<&str> {
+        self.inner.cluster.as_ref().map(|c| c.instance_id())
+    }
+
+    /// Stops at once without ending sessions or leaving the registry: what a crash leaves
+    /// behind (other instances must notice). For tests of owner death.
+    pub fn halt(&self) {
+        self.inner
+            .halted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut m) = self.inner.live.lock() {
+            m.clear();
+        }
+    }
+
     /// Ends every live session (server shutdown).
     pub async fn shutdown(&self) {
         let ids: Vec<String> = self
@@ -493,6 +571,9 @@ impl Sessions {
         for id in ids {
             let _ = self.end(&id, Status::Closed, reason::SHUTDOWN, None).await;
             self.drop_live(&id).await;
+        }
+        if let Some(c) = &self.inner.cluster {
+            c.leave().await;
         }
     }
 
@@ -512,6 +593,9 @@ async fn reaper(inner: std::sync::Weak<Inner>) {
     loop {
         tick.tick().await;
         let Some(inner) = inner.upgrade() else { return };
+        if halted(&inner) {
+            return;
+        }
         let s = Sessions { inner };
         let due = match s.inner.store.due(Utc::now()).await {
             Ok(d) => d,
@@ -526,6 +610,116 @@ async fn reaper(inner: std::sync::Weak<Inner>) {
             }
             s.drop_live(&id).await;
         }
+        if s.inner.cluster.is_some() {
+            s.drop_ended_elsewhere().await;
+        }
+    }
+}
+
+impl Sessions {
+    /// Live sessions another instance ended (it judged this one dead): release their pages.
+    async fn drop_ended_elsewhere(&self) {
+        let ids: Vec<String> = self
+            .inner
+            .live
+            .lock()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        for id in ids {
+            if let Ok(Some(rec)) = self.inner.store.get(&id).await {
+                if !rec.is_active() {
+                    tracing::warn!(session = %id, reason = ?rec.close_reason, "ended by another instance");
+                    self.drop_live(&id).await;
+                }
+            }
+        }
+    }
+}
+
+/// The store was unreachable less than two heartbeat windows ago: every instance's heartbeat
+/// may have lapsed meanwhile, so a missing one proves nothing yet.
+fn recovering(inner: &Inner, cluster: &dyn Cluster) -> bool {
+    inner
+        .heartbeat_failed
+        .lock()
+        .ok()
+        .and_then(|f| *f)
+        .is_some_and(|t| t.elapsed() < cluster.heartbeat_ttl() * 2)
+}
+
+fn halted(inner: &Inner) -> bool {
+    inner.halted.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Announces this instance every third of the heartbeat window.
+async fn heartbeat(inner: std::sync::Weak<Inner>) {
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let Some(cluster) = strong.cluster.clone() else {
+            return;
+        };
+        if halted(&strong) {
+            return;
+        }
+        if let Err(e) = cluster.heartbeat().await {
+            tracing::warn!(%e, "heartbeat failed");
+            if let Ok(mut f) = strong.heartbeat_failed.lock() {
+                *f = Some(std::time::Instant::now());
+            }
+        }
+        drop(strong);
+        tokio::time::sleep(cluster.heartbeat_ttl() / 3).await;
+    }
+}
+
+/// Settles the sessions of instances whose heartbeat expired: each ends in `error`
+/// (`owner_lost`) once, whichever instance gets there first, and is charged then.
+async fn janitor(inner: std::sync::Weak<Inner>) {
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let Some(cluster) = strong.cluster.clone() else {
+            return;
+        };
+        if halted(&strong) {
+            return;
+        }
+        // After an outage of the store every heartbeat has lapsed: judge no one until all
+        // instances had time to announce themselves again.
+        let wait = recovering(&strong, cluster.as_ref());
+        let s = Sessions { inner: strong };
+        let dead = if wait {
+            Ok(Vec::new())
+        } else {
+            cluster.dead_instances().await
+        };
+        match dead {
+            Ok(dead) => {
+                for (instance, ids) in dead {
+                    let why = format!("instance {instance} stopped heartbeating");
+                    let mut settled = true;
+                    for id in ids {
+                        let ended = s
+                            .end(&id, Status::Error, reason::OWNER_LOST, Some(why.clone()))
+                            .await;
+                        if let Err(e) = ended {
+                            tracing::warn!(%e, session = %id, "cannot settle a dead instance's session");
+                            settled = false;
+                        }
+                    }
+                    if settled {
+                        tracing::warn!(%instance, "instance gone; its sessions ended");
+                        let _ = cluster.forget(&instance).await;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(%e, "janitor cannot read the registry"),
+        }
+        drop(s);
+        tokio::time::sleep(cluster.heartbeat_ttl() / 2).await;
     }
 }
 

@@ -25,6 +25,8 @@ pub mod reason {
     pub const SHUTDOWN: &str = "server_shutdown";
     /// A WebSocket session's socket went away without a `close` frame.
     pub const DISCONNECTED: &str = "client_disconnected";
+    /// The instance holding the session's browser stopped heartbeating (crashed, killed).
+    pub const OWNER_LOST: &str = "owner_lost";
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +69,9 @@ pub struct SessionOptions {
 pub struct SessionRecord {
     pub id: String,
     pub tenant: String,
+    /// The instance holding its browser (several instances sharing a Redis store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     pub status: Status,
     pub close_reason: Option<String>,
     /// Which error ended it, when `status` is `error`.
@@ -88,6 +93,7 @@ impl SessionRecord {
         Self {
             id: format!("sess_{}", uuid::Uuid::new_v4()),
             tenant: tenant.to_string(),
+            owner: None,
             status: Status::Active,
             close_reason: None,
             error: None,

@@ -1,0 +1,16 @@
+-- Ends an active session once: sets its end fields, takes it out of the active sets, keeps the
+-- record for the retention period. Returns the record, or false if it had already ended.
+-- KEYS[1] record hash. ARGV: status, reason, error, closed_ms, credits, retention_seconds,
+-- key root (e.g. "pp:"). (Keys derived from the record: standalone Redis, not Redis Cluster.)
+if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return false end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'close_reason', ARGV[2], 'error', ARGV[3],
+  'closed', ARGV[4], 'credits', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+local root = ARGV[7]
+local id = redis.call('HGET', KEYS[1], 'id')
+local tenant = redis.call('HGET', KEYS[1], 'tenant')
+local owner = redis.call('HGET', KEYS[1], 'owner')
+redis.call('SREM', root .. 'active', id)
+redis.call('SREM', root .. 't:' .. tenant .. ':active', id)
+if owner then redis.call('SREM', root .. 'i:' .. owner .. ':sessions', id) end
+return redis.call('HGETALL', KEYS[1])
