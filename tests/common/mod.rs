@@ -617,12 +617,18 @@ pub async fn goto_redirect_chain(ws: &mut Ws, fx: &Fixtures) {
 /// so its data survives a restart. Killed when dropped.
 pub struct RedisServer {
     pub port: u16,
+    /// `always` (tests: a restart keeps every write) or `everysec` (Redis's default; benches).
+    fsync: &'static str,
     dir: std::path::PathBuf,
     child: Option<std::process::Child>,
 }
 
 impl RedisServer {
     pub async fn start() -> Self {
+        Self::start_with("always").await
+    }
+
+    pub async fn start_with(fsync: &'static str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -631,6 +637,7 @@ impl RedisServer {
         std::fs::create_dir_all(&dir).expect("redis dir");
         let mut r = Self {
             port,
+            fsync,
             dir,
             child: None,
         };
@@ -651,7 +658,7 @@ impl RedisServer {
                 "--appendonly",
                 "yes",
                 "--appendfsync",
-                "always",
+                self.fsync,
             ])
             .arg("--dir")
             .arg(&self.dir)

@@ -22,5 +22,8 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('SADD', KEYS[2], ARGV[5])
 redis.call('SADD', KEYS[3], ARGV[5])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[5])
+-- The tenant's index lives as long as its newest record (members of expired ones are
+-- dropped when listed).
+if redis.call('TTL', KEYS[4]) < tonumber(ARGV[4]) then redis.call('EXPIRE', KEYS[4], ARGV[4]) end
 redis.call('SADD', KEYS[5], ARGV[5])
 return {0, 0}
