@@ -25,7 +25,7 @@ async fn main() {
         cfg.pool_size = pool;
         Pp::start(cfg)
     };
-    let (a, b, c) = tokio::join!(start(2), start(2), start(2));
+    let (a, b, c) = tokio::join!(start(1), start(1), start(1));
 
     let id = a.session(ALICE, json!({})).await;
     for _ in 0..5 {

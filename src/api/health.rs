@@ -13,11 +13,14 @@ pub fn router() -> Router<AppState> {
 
 async fn health(State(st): State<AppState>) -> Json<Value> {
     let browser = st.sessions.engine().status();
+    // With a shared store, `activeSessions` counts the whole cluster's; null if unreachable.
     let active = st.sessions.active_count().await.ok();
     let contexts = st.sessions.engine().context_count().await;
+    let healthy = browser.alive && active.is_some();
     Json(json!({
-        "status": if browser.alive { "ok" } else { "degraded" },
+        "status": if healthy { "ok" } else { "degraded" },
         "browser": browser,
+        "instance": st.sessions.instance_id(),
         "activeSessions": active,
         "browserContexts": contexts,
         "version": env!("CARGO_PKG_VERSION"),

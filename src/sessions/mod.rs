@@ -651,18 +651,19 @@ fn halted(inner: &Inner) -> bool {
     inner.halted.load(std::sync::atomic::Ordering::SeqCst)
 }
 
+/// The registry and its cluster, while the registry lives and is not halted.
+fn running_cluster(inner: &std::sync::Weak<Inner>) -> Option<(Arc<Inner>, Arc<dyn Cluster>)> {
+    let strong = inner.upgrade()?;
+    let cluster = strong.cluster.clone()?;
+    (!halted(&strong)).then_some((strong, cluster))
+}
+
 /// Announces this instance every third of the heartbeat window.
 async fn heartbeat(inner: std::sync::Weak<Inner>) {
     loop {
-        let Some(strong) = inner.upgrade() else {
+        let Some((strong, cluster)) = running_cluster(&inner) else {
             return;
         };
-        let Some(cluster) = strong.cluster.clone() else {
-            return;
-        };
-        if halted(&strong) {
-            return;
-        }
         if let Err(e) = cluster.heartbeat().await {
             tracing::warn!(%e, "heartbeat failed");
             if let Ok(mut f) = strong.heartbeat_failed.lock() {
@@ -678,15 +679,9 @@ async fn heartbeat(inner: std::sync::Weak<Inner>) {
 /// (`owner_lost`) once, whichever instance gets there first, and is charged then.
 async fn janitor(inner: std::sync::Weak<Inner>) {
     loop {
-        let Some(strong) = inner.upgrade() else {
+        let Some((strong, cluster)) = running_cluster(&inner) else {
             return;
         };
-        let Some(cluster) = strong.cluster.clone() else {
-            return;
-        };
-        if halted(&strong) {
-            return;
-        }
         // After an outage of the store every heartbeat has lapsed: judge no one until all
         // instances had time to announce themselves again.
         let wait = recovering(&strong, cluster.as_ref());
