@@ -118,6 +118,27 @@ async fn browser_client_reports_exchanges_and_runs_scripts() {
     let ok = ws.call(json!({ "action": "goto", "url": landing })).await;
     assert_eq!(ok["status_code"], 200);
 
+    // Method and path middleware rewrite the document request the browser sends.
+    let (mut other, _) = Ws::open(
+        &pp,
+        ALICE,
+        json!({
+            "client": { "type": "browser" },
+            "middleware": [
+                { "type": "mutate_method", "method": "PUT" },
+                { "type": "mutate_path", "path": "/echo" }
+            ]
+        }),
+    )
+    .await;
+    let got = other
+        .call(json!({ "action": "goto", "url": fx.url("/nowhere?q=1") }))
+        .await;
+    assert_eq!(got["status_code"], 200, "{got}");
+    let e = echoed(&got);
+    assert_eq!(e["method"], "PUT", "{e}");
+    assert_eq!(e["path"], "/echo");
+
     let closed = ws.call(json!({ "action": "close" })).await;
     assert_eq!(closed["action"], "closed");
     ws.expect_closed().await;

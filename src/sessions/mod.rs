@@ -630,6 +630,13 @@ impl Sessions {
                 if !rec.is_active() {
                     tracing::warn!(session = %id, reason = ?rec.close_reason, "ended by another instance");
                     self.drop_live(&id).await;
+                    // A socket held here for it gets its fatal frame.
+                    let _ = self.inner.ended.send(Ended {
+                        id: id.clone(),
+                        status: rec.status,
+                        reason: rec.close_reason.unwrap_or_default(),
+                        error: rec.error,
+                    });
                 }
             }
         }
