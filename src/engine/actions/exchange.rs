@@ -31,6 +31,8 @@ const BODY_WAIT: Duration = Duration::from_secs(10);
 const MAX_REFRESH_DELAY: Duration = Duration::from_secs(3);
 /// Slack on top of the refresh delay for the navigation to start.
 const REFRESH_SLACK: Duration = Duration::from_secs(1);
+/// How long a document whose body could not be read is watched for a navigation away.
+const BODYLESS_GRACE: Duration = Duration::from_millis(250);
 /// Longest wait for the document a client-side redirect asked for to commit.
 const NEXT_DOCUMENT_WAIT: Duration = Duration::from_secs(10);
 
@@ -143,9 +145,16 @@ async fn navigate(
         // waited for, so other gotos pay nothing.
         if log.client_redirect.is_none() {
             let headers = log.docs.get(&loader).map(|d| d.headers.as_slice());
-            if let Some(delay) = refresh_delay(headers.unwrap_or_default(), body.as_deref()) {
-                let wait = wait_client_redirect(&mut log, &mut net, delay + REFRESH_SLACK);
-                wait.await;
+            let declared = refresh_delay(headers.unwrap_or_default(), body.as_deref());
+            let limit = match (declared, &body) {
+                (Some(delay), _) => Some(delay + REFRESH_SLACK),
+                // No body to read the refresh from: Chromium drops it when the document is
+                // already being replaced, so look for that navigation briefly.
+                (None, None) => Some(BODYLESS_GRACE),
+                (None, Some(_)) => None,
+            };
+            if let Some(limit) = limit {
+                wait_client_redirect(&mut log, &mut net, limit).await;
             }
         }
         let client = log.client_redirect.take();
