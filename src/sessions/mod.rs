@@ -560,14 +560,18 @@ impl Sessions {
         }
     }
 
-    /// Ends every live session (server shutdown).
-    pub async fn shutdown(&self) {
-        let ids: Vec<String> = self
-            .inner
+    /// Ids of the sessions whose browser side lives on this instance.
+    fn live_ids(&self) -> Vec<String> {
+        self.inner
             .live
             .lock()
             .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// Ends every live session (server shutdown).
+    pub async fn shutdown(&self) {
+        let ids = self.live_ids();
         for id in ids {
             let _ = self.end(&id, Status::Closed, reason::SHUTDOWN, None).await;
             self.drop_live(&id).await;
@@ -619,12 +623,7 @@ async fn reaper(inner: std::sync::Weak<Inner>) {
 impl Sessions {
     /// Live sessions another instance ended (it judged this one dead): release their pages.
     async fn drop_ended_elsewhere(&self) {
-        let ids: Vec<String> = self
-            .inner
-            .live
-            .lock()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
+        let ids = self.live_ids();
         for id in ids {
             if let Ok(Some(rec)) = self.inner.store.get(&id).await {
                 if !rec.is_active() {
