@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::auth::Tenant;
 use super::errors::{parse_json, parse_json_or_default, ApiError, Body};
-use super::{ts, AppState};
+use super::{parsed_for, ts, AppState};
 use crate::engine::{Action, EngineError};
 use crate::sessions::record::reason;
 use crate::sessions::{
@@ -352,8 +352,8 @@ async fn observe(
     Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let started = Utc::now();
-    st.sessions.get(&tenant, &id).await.map_err(failure)?;
-    let b: ObserveBody = parse_json_or_default(&body, "observe request")?;
+    let parsed = parse_json_or_default(&body, "observe request");
+    let b: ObserveBody = parsed_for(&st, &tenant, &id, parsed, failure).await?;
     match observation(&st, &tenant, &id, &b, started).await? {
         Ok(obs) => Ok(Json(obs)),
         Err(e) => Err(e.into()),
@@ -420,15 +420,18 @@ async fn step(
     Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let started = Utc::now();
-    st.sessions.get(&tenant, &id).await.map_err(failure)?;
-    let b: StepBody = parse_json(&body, "step request")?;
-    let action = match browser_action(&b.action_id, &b.value)? {
-        Some((a, _)) => a,
-        None => parse_action(
-            "step",
-            json!({ "id": b.action_id, "value": b.value, "enter": b.enter }),
-        )?,
-    };
+    let parsed = (|| {
+        let b: StepBody = parse_json(&body, "step request")?;
+        let action = match browser_action(&b.action_id, &b.value)? {
+            Some((a, _)) => a,
+            None => parse_action(
+                "step",
+                json!({ "id": b.action_id, "value": b.value, "enter": b.enter }),
+            )?,
+        };
+        Ok((b, action))
+    })();
+    let (b, action) = parsed_for(&st, &tenant, &id, parsed, failure).await?;
     let outcome = run(&st, &tenant, &id, action, false).await?;
     let (success, message) = match &outcome {
         Ok(_) => (true, format!("{} done", b.action_id)),
@@ -551,19 +554,22 @@ async fn execute(
     Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let started = Utc::now();
-    st.sessions.get(&tenant, &id).await.map_err(failure)?;
-    let raw: Value = parse_json(&body, "action")?;
-    let Value::Object(a) = raw else {
-        return Err(ApiError::bad_request(
-            "the action must be a JSON object with a `type`",
-        ));
-    };
+    let parsed = (|| {
+        let raw: Value = parse_json(&body, "action")?;
+        let Value::Object(a) = raw else {
+            return Err(ApiError::bad_request(
+                "the action must be a JSON object with a `type`",
+            ));
+        };
+        let action = execute_action(&a)?;
+        Ok((a, action))
+    })();
+    let (a, action) = parsed_for(&st, &tenant, &id, parsed, failure).await?;
     let kind = a
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let action = execute_action(&a)?;
     // The client echoes `category` and `description` back inside actions: not ours to keep.
     let mut echo = a.clone();
     echo.remove("category");
@@ -631,8 +637,8 @@ async fn scrape(
     Path(id): Path<String>,
     Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
-    st.sessions.get(&tenant, &id).await.map_err(failure)?;
-    let b: ScrapeBody = parse_json_or_default(&body, "scrape request")?;
+    let parsed = parse_json_or_default(&body, "scrape request");
+    let b: ScrapeBody = parsed_for(&st, &tenant, &id, parsed, failure).await?;
     if let Some(url) = &b.url {
         if let Err(e) = run(
             &st,

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::auth::Tenant;
 use super::errors::{parse_json, parse_json_or_default, ApiError, Body};
-use super::{ts, AppState};
+use super::{parsed_for, ts, AppState};
 use crate::engine::Action;
 use crate::sessions::{ActionRequest, CreateRequest, SessionError, SessionRecord, Status};
 
@@ -183,9 +183,7 @@ async fn act(
     Path(id): Path<String>,
     Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
-    // Unknown sessions answer 404 before a bad body answers 400, as for every other route.
-    st.sessions.get(&tenant, &id).await.map_err(failure)?;
-    let req = parse_action(&body)?;
+    let req = parsed_for(&st, &tenant, &id, parse_action(&body), failure).await?;
     let done = st.sessions.act(&tenant, &id, req).await.map_err(failure)?;
     let mut out = Map::new();
     out.insert("success".into(), Value::Bool(true));

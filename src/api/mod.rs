@@ -34,6 +34,25 @@ pub(crate) fn ts(t: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
     serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
+/// A session route's parsed request. An unknown session answers 404 before a bad body answers
+/// 400, as on every route; the session is looked up only when the body is bad, since a valid
+/// request reaches `Sessions::act`, which answers 404 itself (one store read less per action).
+pub(crate) async fn parsed_for<T>(
+    st: &AppState,
+    tenant: &str,
+    id: &str,
+    parsed: Result<T, ApiError>,
+    failure: fn(crate::sessions::SessionError) -> ApiError,
+) -> Result<T, ApiError> {
+    match parsed {
+        Ok(v) => Ok(v),
+        Err(bad) => {
+            st.sessions.get(tenant, id).await.map_err(failure)?;
+            Err(bad)
+        }
+    }
+}
+
 pub fn router(state: AppState, body_limit: usize) -> Router {
     Router::new()
         .merge(health::router())
