@@ -103,14 +103,12 @@ async fn main() {
 
     // End to end through HTTP: observe alone, and step (click) + observe, on the widgets page.
     let pp = Pp::default().await;
-    let id = pp.session(ALICE, json!({})).await;
-    pp.ok(
-        ALICE,
-        &id,
-        "goto",
-        json!({ "url": fx.url("/agent/widgets.html"), "waitUntil": "load" }),
-    )
-    .await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/widgets.html"), "waitUntil": "load" }),
+        )
+        .await;
     let snap = pp.ok(ALICE, &id, "snapshot", json!({})).await;
     let target = snap["actions"]
         .as_array()

@@ -36,14 +36,12 @@ fn id_of(snap: &Value, name: &str) -> String {
 async fn what_is_and_is_not_an_action() {
     let fx = Fixtures::start().await;
     let pp = Pp::default().await;
-    let id = pp.session(ALICE, json!({})).await;
-    pp.ok(
-        ALICE,
-        &id,
-        "goto",
-        json!({ "url": fx.url("/agent/widgets.html"), "waitUntil": "load" }),
-    )
-    .await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/widgets.html"), "waitUntil": "load" }),
+        )
+        .await;
     let s = snapshot(&pp, &id).await;
     let md = s["markdown"].as_str().unwrap();
 
@@ -163,14 +161,12 @@ async fn what_is_and_is_not_an_action() {
 async fn steps_by_id_and_id_stability() {
     let fx = Fixtures::start().await;
     let pp = Pp::default().await;
-    let id = pp.session(ALICE, json!({})).await;
-    pp.ok(
-        ALICE,
-        &id,
-        "goto",
-        json!({ "url": fx.url("/agent/widgets.html"), "waitUntil": "load" }),
-    )
-    .await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/widgets.html"), "waitUntil": "load" }),
+        )
+        .await;
     let first = snapshot(&pp, &id).await;
     let again = snapshot(&pp, &id).await;
     assert_eq!(
@@ -188,57 +184,19 @@ async fn steps_by_id_and_id_stability() {
     )
     .await;
     assert_eq!(pp.text(ALICE, &id, "#oc-state").await, "clicked");
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(&id_of(&first, "Email address"), json!("ada@example.com")),
-    )
-    .await;
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(&id_of(&first, "Edit me"), json!("Edited text")),
-    )
-    .await;
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(&id_of(&first, "Country"), json!("Japan")),
-    )
-    .await;
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(&id_of(&first, "Newsletter"), json!(true)),
-    )
-    .await;
-    pp.ok(ALICE, &id, "step", step(&id_of(&first, "Pro"), Value::Null))
-        .await;
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(&id_of(&first, "Fancy checkbox"), json!(true)),
-    )
-    .await;
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(&id_of(&first, "Inside frame"), Value::Null),
-    )
-    .await;
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(&id_of(&first, "Shadow button"), Value::Null),
-    )
-    .await;
+    for (name, value) in [
+        ("Email address", json!("ada@example.com")),
+        ("Edit me", json!("Edited text")),
+        ("Country", json!("Japan")),
+        ("Newsletter", json!(true)),
+        ("Pro", Value::Null),
+        ("Fancy checkbox", json!(true)),
+        ("Inside frame", Value::Null),
+        ("Shadow button", Value::Null),
+    ] {
+        pp.ok(ALICE, &id, "step", step(&id_of(&first, name), value))
+            .await;
+    }
     let q = |sel: &str| json!({ "selector": sel, "fields": ["value", "text"] });
     assert_eq!(
         pp.ok(ALICE, &id, "query", q("#t-email")).await["elements"][0]["value"],
@@ -363,14 +321,9 @@ async fn steps_by_id_and_id_stability() {
 async fn multi_step_flow_by_ids_only() {
     let fx = Fixtures::start().await;
     let pp = Pp::default().await;
-    let id = pp.session(ALICE, json!({})).await;
-    pp.ok(
-        ALICE,
-        &id,
-        "goto",
-        json!({ "url": fx.url("/agent/login.html") }),
-    )
-    .await;
+    let id = pp
+        .session_at(ALICE, json!({ "url": fx.url("/agent/login.html") }))
+        .await;
     let step = |action: String, value: Value| json!({ "id": action, "value": value });
 
     // Log in.
@@ -476,14 +429,12 @@ async fn multi_step_flow_by_ids_only() {
 async fn big_pages_are_capped_viewport_first_and_say_so() {
     let fx = Fixtures::start().await;
     let pp = Pp::default().await;
-    let id = pp.session(ALICE, json!({})).await;
-    pp.ok(
-        ALICE,
-        &id,
-        "goto",
-        json!({ "url": fx.url("/agent/big.html?n=5000"), "waitUntil": "load" }),
-    )
-    .await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/big.html?n=5000"), "waitUntil": "load" }),
+        )
+        .await;
     let s = pp
         .ok(ALICE, &id, "snapshot", json!({ "maxNbActions": 100 }))
         .await;

@@ -32,14 +32,9 @@ async fn bad_inputs_answer_clear_errors() {
     pp.ok(ALICE, &other, "scroll", json!({ "amount": 300 }))
         .await;
 
-    let id = pp.session(ALICE, json!({})).await;
-    pp.ok(
-        ALICE,
-        &id,
-        "goto",
-        json!({ "url": fx.url("/capture/interact.html") }),
-    )
-    .await;
+    let id = pp
+        .session_at(ALICE, json!({ "url": fx.url("/capture/interact.html") }))
+        .await;
 
     // (type, payload, status, words the error must contain)
     let cases: Vec<(&str, Value, u16, &[&str])> = vec![

@@ -214,14 +214,9 @@ async fn limits_and_tenant_isolation() {
 async fn browser_killed_mid_session() {
     let fx = Fixtures::start().await;
     let pp = Pp::default().await;
-    let id = pp.session(ALICE, json!({})).await;
-    pp.ok(
-        ALICE,
-        &id,
-        "goto",
-        json!({ "url": fx.url("/capture/basic.html") }),
-    )
-    .await;
+    let id = pp
+        .session_at(ALICE, json!({ "url": fx.url("/capture/basic.html") }))
+        .await;
     let pid = pp.health().await["browser"]["pid"].as_u64().unwrap();
 
     // A slow action is in flight when the browser dies: it fails at once, not at a timeout.
@@ -335,14 +330,9 @@ fn renderers(pgid: u64) -> Vec<u64> {
 async fn renderer_crash_ends_the_session_not_the_browser() {
     let fx = Fixtures::start().await;
     let pp = Pp::default().await;
-    let id = pp.session(ALICE, json!({})).await;
-    pp.ok(
-        ALICE,
-        &id,
-        "goto",
-        json!({ "url": fx.url("/capture/basic.html") }),
-    )
-    .await;
+    let id = pp
+        .session_at(ALICE, json!({ "url": fx.url("/capture/basic.html") }))
+        .await;
     let browser = pp.health().await["browser"].clone();
     let pid = browser["pid"].as_u64().unwrap();
     let victims = renderers(pid);

@@ -292,6 +292,13 @@ impl Pp {
         v["session"]["id"].as_str().expect("session id").to_string()
     }
 
+    /// Creates a session for `who` and runs a `goto` (the payload) in it; returns its id.
+    pub async fn session_at(&self, who: (&str, &str), goto: Value) -> String {
+        let id = self.session(who, json!({})).await;
+        self.ok(who, &id, "goto", goto).await;
+        id
+    }
+
     pub async fn act(
         &self,
         who: (&str, &str),
