@@ -212,7 +212,6 @@ impl Conn {
                 timeout: open.timeout,
                 max_redirects: open.max_redirects,
                 max_retries: open.max_retries,
-                middleware: open.middleware.clone(),
                 proxies: open.proxies.clone(),
             }),
         };

@@ -26,7 +26,6 @@ pub struct Settings {
     pub timeout: Duration,
     pub max_redirects: usize,
     pub max_retries: usize,
-    pub middleware: Vec<Middleware>,
     /// Upstream proxy URLs, used in turn, one per request.
     pub proxies: Vec<String>,
 }
@@ -77,6 +76,7 @@ impl Transport {
 pub async fn navigate(
     transport: &Transport,
     settings: &Settings,
+    chain: &[Middleware],
     policy: &Policy,
     jar: &Mutex<CookieStore>,
     mut req: HttpRequest,
@@ -93,7 +93,7 @@ pub async fn navigate(
     let mut first_hop = true;
     loop {
         let mut hop = req.clone();
-        middleware::apply_all(&settings.middleware, &mut hop, first_hop);
+        middleware::apply_all(chain, &mut hop, first_hop);
         policy
             .check_navigation(hop.url.as_str())
             .await

@@ -15,12 +15,14 @@ use serde_json::Value;
 use crate::engine::actions::ActionOutput;
 use crate::engine::policy::Policy;
 use crate::engine::{Action, EngineError};
-use crate::exchange::{Exchanged, HttpRequest};
+use crate::exchange::{Exchanged, HttpRequest, Middleware};
 use document::{Click, Document};
 pub use http::Settings;
 
 pub struct Fetcher {
     settings: Settings,
+    /// The session's request middleware, applied to every request in order.
+    middleware: Vec<Middleware>,
     transport: http::Transport,
     policy: Arc<Policy>,
     jar: Mutex<CookieStore>,
@@ -29,10 +31,15 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    pub fn new(settings: Settings, policy: Arc<Policy>) -> Result<Self, EngineError> {
+    pub fn new(
+        settings: Settings,
+        middleware: Vec<Middleware>,
+        policy: Arc<Policy>,
+    ) -> Result<Self, EngineError> {
         Ok(Self {
             transport: http::Transport::new(&settings)?,
             settings,
+            middleware,
             policy,
             jar: Mutex::new(CookieStore::default()),
             doc: tokio::sync::Mutex::new(None),
@@ -110,6 +117,7 @@ impl Fetcher {
         let got: Exchanged = http::navigate(
             &self.transport,
             &self.settings,
+            &self.middleware,
             &self.policy,
             &self.jar,
             req,

@@ -312,7 +312,8 @@ impl Sessions {
                 .await
                 .map(|page| Body::Browser(Tabs::new(page))),
             Client::Standard(settings) => {
-                Fetcher::new(settings.clone(), self.inner.engine.policy_arc())
+                let policy = self.inner.engine.policy_arc();
+                Fetcher::new(settings.clone(), req.middleware.clone(), policy)
                     .map(|f| Body::Http(Box::new(f)))
             }
         };

@@ -134,7 +134,12 @@ async fn navigate(
             loader = next;
             continue;
         }
-        let finished = until_done(&mut log, &mut net, &loader).await;
+        // The body can be read once the document finished loading (at most BODY_WAIT).
+        let finished = record_until(&mut log, &mut net, BODY_WAIT, |l| {
+            l.docs.get(&loader).and_then(|d| d.finished)
+        })
+        .await
+        .unwrap_or(false);
         let body = if finished {
             body_of(page, &loader).await
         } else {
@@ -154,7 +159,10 @@ async fn navigate(
                 (None, Some(_)) => None,
             };
             if let Some(limit) = limit {
-                wait_client_redirect(&mut log, &mut net, limit).await;
+                record_until(&mut log, &mut net, limit, |l| {
+                    l.client_redirect.as_ref().map(|_| ())
+                })
+                .await;
             }
         }
         let client = log.client_redirect.take();
@@ -296,20 +304,6 @@ async fn settle(
     }
 }
 
-/// Records until a client-side redirect is asked for, at most `limit`.
-async fn wait_client_redirect(log: &mut Recorder, net: &mut Receiver<Event>, limit: Duration) {
-    let wait = async {
-        while log.client_redirect.is_none() {
-            match net.recv().await {
-                Ok(ev) => log.feed(&ev),
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(limit, wait).await;
-}
-
 /// The delay of a refresh the document declares (a `Refresh:` header or a
 /// `<meta http-equiv=refresh>`) to another URL, when short enough to be a redirect.
 fn refresh_delay(headers: &[(String, String)], body: Option<&[u8]>) -> Option<Duration> {
@@ -342,21 +336,27 @@ fn refresh_delay(headers: &[(String, String)], body: Option<&[u8]>) -> Option<Du
     (delay <= MAX_REFRESH_DELAY).then_some(delay)
 }
 
-/// Records until the document's body is complete (true) or failed (false), at most BODY_WAIT.
-async fn until_done(log: &mut Recorder, net: &mut Receiver<Event>, loader: &str) -> bool {
+/// Feeds the page's events to the recorder until `done` has an answer, at most `limit`
+/// (`None`: out of time, or the page went away).
+async fn record_until<T>(
+    log: &mut Recorder,
+    net: &mut Receiver<Event>,
+    limit: Duration,
+    done: impl Fn(&Recorder) -> Option<T>,
+) -> Option<T> {
     let wait = async {
         loop {
-            if let Some(ok) = log.docs.get(loader).and_then(|d| d.finished) {
-                return ok;
+            if let Some(answer) = done(log) {
+                return Some(answer);
             }
             match net.recv().await {
                 Ok(ev) => log.feed(&ev),
                 Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return false,
+                Err(RecvError::Closed) => return None,
             }
         }
     };
-    tokio::time::timeout(BODY_WAIT, wait).await.unwrap_or(false)
+    tokio::time::timeout(limit, wait).await.ok().flatten()
 }
 
 /// The loader of the next document the main frame commits.
