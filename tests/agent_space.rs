@@ -20,6 +20,12 @@ fn find<'a>(snap: &'a Value, name: &str) -> Option<&'a Value> {
     })
 }
 
+/// Steps on the action named `name` in the snapshot `snap`, with `value`.
+async fn step_on(pp: &Pp, id: &str, snap: &Value, name: &str, value: Value) -> Value {
+    let body = json!({ "id": id_of(snap, name), "value": value });
+    pp.ok(ALICE, id, "step", body).await
+}
+
 fn id_of(snap: &Value, name: &str) -> String {
     find(snap, name)
         .and_then(|a| a["id"].as_str())
@@ -176,13 +182,7 @@ async fn steps_by_id_and_id_stability() {
 
     // Steps by id, each kind doing its own thing.
     let step = |action: &str, value: Value| json!({ "id": action, "value": value });
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(&id_of(&first, "Clickable div"), Value::Null),
-    )
-    .await;
+    step_on(&pp, &id, &first, "Clickable div", Value::Null).await;
     assert_eq!(pp.text(ALICE, &id, "#oc-state").await, "clicked");
     for (name, value) in [
         ("Email address", json!("ada@example.com")),
@@ -249,20 +249,8 @@ async fn steps_by_id_and_id_stability() {
 
     // New elements get new numbers; ids are never reused; a removed element's id is stale.
     let doomed = id_of(&first, "Doomed button");
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(&id_of(&first, "Add a button"), Value::Null),
-    )
-    .await;
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(&id_of(&first, "Remove doomed"), Value::Null),
-    )
-    .await;
+    step_on(&pp, &id, &first, "Add a button", Value::Null).await;
+    step_on(&pp, &id, &first, "Remove doomed", Value::Null).await;
     let after = snapshot(&pp, &id).await;
     let added = id_of(&after, "Added 1");
     let max_before = first["actions"]
@@ -329,20 +317,8 @@ async fn multi_step_flow_by_ids_only() {
     // Log in.
     let s = snapshot(&pp, &id).await;
     assert_eq!(s["category"], "auth");
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(id_of(&s, "Email address"), json!("ada@example.com")),
-    )
-    .await;
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(id_of(&s, "Password"), json!("hunter2")),
-    )
-    .await;
+    step_on(&pp, &id, &s, "Email address", json!("ada@example.com")).await;
+    step_on(&pp, &id, &s, "Password", json!("hunter2")).await;
     let v = pp
         .ok(ALICE, &id, "step", step(id_of(&s, "Sign in"), Value::Null))
         .await;
@@ -370,35 +346,15 @@ async fn multi_step_flow_by_ids_only() {
         find(&s, "Desk lamp").is_none(),
         "filtered out by the search"
     );
-    pp.ok(ALICE, &id, "step", step(id_of(&s, "Blue mug"), Value::Null))
-        .await;
+    step_on(&pp, &id, &s, "Blue mug", Value::Null).await;
 
     // Fill the order form and submit.
     let s = snapshot(&pp, &id).await;
     assert_eq!(s["title"], "Blue mug — Fixture shop");
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(id_of(&s, "Full name"), json!("Ada Lovelace")),
-    )
-    .await;
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(id_of(&s, "Delivery address"), json!("12 Analytical Row")),
-    )
-    .await;
-    pp.ok(ALICE, &id, "step", step(id_of(&s, "Quantity"), json!("2")))
-        .await;
-    pp.ok(
-        ALICE,
-        &id,
-        "step",
-        step(id_of(&s, "Gift wrap"), json!(true)),
-    )
-    .await;
+    step_on(&pp, &id, &s, "Full name", json!("Ada Lovelace")).await;
+    step_on(&pp, &id, &s, "Delivery address", json!("12 Analytical Row")).await;
+    step_on(&pp, &id, &s, "Quantity", json!("2")).await;
+    step_on(&pp, &id, &s, "Gift wrap", json!(true)).await;
     let v = pp
         .ok(
             ALICE,
