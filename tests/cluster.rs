@@ -198,8 +198,18 @@ async fn redis_restart_mid_test() {
     assert!(back, "requests did not recover after redis returned");
     let (_, rec) = c.get(ALICE, &id).await;
     assert_eq!(rec["session"]["status"], "active", "{rec}");
+    // A session created on C after the outage, used through A: until C's next heartbeat
+    // A answers 503 "retry shortly", then it is routed.
     let fresh = c.session(ALICE, json!({})).await;
-    a.ok(ALICE, &fresh, "title", json!({})).await;
+    let routed = a
+        .eventually(Duration::from_secs(10), || async {
+            a.act(ALICE, &fresh, "title", json!({})).await.0 == 200
+        })
+        .await;
+    assert!(
+        routed,
+        "a new session was not reachable through another instance"
+    );
     for pp in [a, b, c] {
         pp.stop().await;
     }
