@@ -329,6 +329,46 @@ mod tests {
             jail.set_env("PAGEPILOT_TOKEN_LIFETIME_SECONDS", "0");
             let err = Config::load(None, Overrides::default()).unwrap_err();
             assert!(err.contains("token_lifetime_seconds"), "{err}");
+            jail.set_env("PAGEPILOT_TOKEN_LIFETIME_SECONDS", "3600");
+            // WebSocket and multi-instance settings.
+            for (key, bad, good, named) in [
+                (
+                    "PAGEPILOT_WS_FRAME_LIMIT_BYTES",
+                    "10",
+                    "4096",
+                    "ws_frame_limit_bytes",
+                ),
+                (
+                    "PAGEPILOT_WS_IDLE_TIMEOUT_SECONDS",
+                    "0",
+                    "60",
+                    "ws_idle_timeout_seconds",
+                ),
+                (
+                    "PAGEPILOT_FETCH_PROXIES",
+                    "no-equals",
+                    "eu=http://p:3128",
+                    "fetch_proxies",
+                ),
+                (
+                    "PAGEPILOT_HEARTBEAT_TTL_SECONDS",
+                    "1",
+                    "5",
+                    "heartbeat_ttl_seconds",
+                ),
+                (
+                    "PAGEPILOT_ADVERTISE_URL",
+                    "not a url",
+                    "http://10.0.0.1:8022",
+                    "advertise_url",
+                ),
+            ] {
+                jail.set_env(key, bad);
+                let err = Config::load(None, Overrides::default()).unwrap_err();
+                assert!(err.contains(named), "{key}: {err}");
+                jail.set_env(key, good);
+            }
+            assert!(Config::load(None, Overrides::default()).is_ok());
             let err = Config::load(
                 Some(std::path::Path::new("missing.toml")),
                 Overrides::default(),

@@ -214,3 +214,19 @@ async fn redis_restart_mid_test() {
         pp.stop().await;
     }
 }
+
+#[tokio::test]
+async fn an_unreachable_redis_at_start_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut cfg = config();
+    cfg.redis_url = Some(format!("redis://127.0.0.1:{port}/0"));
+    let err = pagepilot::start(cfg).await.err().expect("refused");
+    assert!(err.contains("cannot reach redis"), "{err}");
+    let mut cfg = config();
+    cfg.redis_url = Some("http://not-redis".into());
+    let err = pagepilot::start(cfg).await.err().expect("refused");
+    assert!(err.contains("redis_url"), "{err}");
+}

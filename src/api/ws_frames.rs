@@ -400,6 +400,16 @@ mod tests {
         assert!(err(r#"{"proxies": ["us"]}"#).contains("proxies[0]"));
         assert!(err(r#"{"max_redirects": -1}"#).contains("max_redirects"));
         assert!(err(r#"{"timout": "1s"}"#).contains("timout"));
+        assert!(err(r#"{"max_redirects": 51}"#).contains("max_redirects: at most 50"));
+        assert!(err(r#"{"max_retries": 11}"#).contains("max_retries: at most 10"));
+        assert!(err(r#"{"timeout": "11m"}"#).contains("timeout: must be more than 0"));
+        assert!(err(r#"{"timeout": "0s"}"#).contains("timeout: must be more than 0"));
+        assert!(err(r#"{"ttl": "500ms"}"#).contains("ttl: must be at least 1s"));
+        assert!(err(r#"{"client": {"kind": "browser"}}"#).contains("client.kind"));
+        assert!(
+            err(r#"{"client": {"type": "browser"}, "proxies": ["eu", "eu"]}"#)
+                .contains("one proxy")
+        );
         assert!(err(r#"{"middleware": [{"type": "mutate_json_body"}]}"#).contains("middleware[0]"));
         assert!(
             err(r#"{"middleware": [{"type": "mutate_path", "path": "x"}]}"#)
