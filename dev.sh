@@ -47,6 +47,8 @@ case "${1:-}" in
     # redis-server: the multi-instance tests start their own on a free loopback port.
     apt_install chromium redis-server
     python_venv
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace
     ;;
   *)

@@ -30,6 +30,7 @@ async fn main() {
         viewport: (1280, 800),
         allow_private_network: true,
         deny_hosts: vec![],
+        max_tabs: 10,
     })
     .await
     .expect("engine");

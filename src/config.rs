@@ -48,14 +48,22 @@ pub struct Config {
     pub max_ttl_seconds: u64,
     /// TTL of a session that asks for none.
     pub default_ttl_seconds: u64,
-    /// Deadline of one action (a batch is one action).
+    /// Deadline of one action (a batch is one action), time waiting for its turn included.
     pub action_timeout_ms: u64,
+    /// Actions that may be queued on one session (running one included); more answer 429.
+    pub max_queued_actions: usize,
+    /// Tabs one session may hold; popups past it are closed and reported.
+    pub max_tabs_per_session: usize,
+    /// Ended sessions' records kept readable (per instance, newest kept), besides the 1 h limit.
+    pub max_ended_records: usize,
     pub viewport_width: u32,
     pub viewport_height: u32,
     /// Upstream proxy for sessions created with `proxy: true`, e.g. `http://proxy.internal:3128`.
     pub proxy_server: Option<String>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// A request body must arrive within this long (slowly trickled bodies are cut off).
+    pub body_read_timeout_seconds: u64,
     /// Largest WebSocket frame accepted, in bytes: a bigger one answers an error frame.
     pub ws_frame_limit_bytes: usize,
     /// A WebSocket session that sends no frame for this long ends (fatal frame, then close).
@@ -102,10 +110,14 @@ impl Default for Config {
             max_ttl_seconds: 900,
             default_ttl_seconds: 300,
             action_timeout_ms: 30_000,
+            max_queued_actions: 8,
+            max_tabs_per_session: 10,
+            max_ended_records: 10_000,
             viewport_width: 1280,
             viewport_height: 800,
             proxy_server: None,
             body_limit_bytes: 1024 * 1024,
+            body_read_timeout_seconds: 10,
             ws_frame_limit_bytes: 1024 * 1024,
             ws_idle_timeout_seconds: 300,
             ws_handshake_timeout_seconds: 10,
@@ -140,6 +152,21 @@ pub struct ExternalIssuer {
     /// The claim naming the tenant (default `sub`).
     #[serde(default = "default_tenant_claim")]
     pub tenant_claim: String,
+    /// Put before the claim to make the tenant: by default `<issuer>#`, so an external
+    /// `sub=ceo` never acts as the local tenant `ceo`. Set `""` to map this issuer's subjects
+    /// onto local tenants of the same name on purpose.
+    #[serde(default)]
+    pub tenant_prefix: Option<String>,
+}
+
+impl ExternalIssuer {
+    /// The tenant a token of this issuer with tenant claim `claim` acts as.
+    pub fn tenant(&self, claim: &str) -> String {
+        match &self.tenant_prefix {
+            Some(p) => format!("{p}{claim}"),
+            None => format!("{}#{claim}", self.issuer),
+        }
+    }
 }
 
 fn default_tenant_claim() -> String {
@@ -231,6 +258,56 @@ impl Config {
                         "fetch_proxies entry `{p}` must look like name=http://host:port"
                     ))
                 }
+            }
+        }
+        let ranges: [(&str, u64, u64, u64); 8] = [
+            (
+                "body_read_timeout_seconds",
+                self.body_read_timeout_seconds,
+                1,
+                3600,
+            ),
+            ("action_timeout_ms", self.action_timeout_ms, 100, 600_000),
+            (
+                "max_queued_actions",
+                self.max_queued_actions as u64,
+                1,
+                1000,
+            ),
+            (
+                "max_tabs_per_session",
+                self.max_tabs_per_session as u64,
+                1,
+                100,
+            ),
+            (
+                "max_ended_records",
+                self.max_ended_records as u64,
+                1,
+                10_000_000,
+            ),
+            (
+                "default_ttl_seconds",
+                self.default_ttl_seconds,
+                1,
+                24 * 3600,
+            ),
+            (
+                "token_lifetime_seconds",
+                self.token_lifetime_seconds,
+                1,
+                366 * 24 * 3600,
+            ),
+            (
+                "ws_idle_timeout_seconds",
+                self.ws_idle_timeout_seconds,
+                1,
+                24 * 3600,
+            ),
+        ];
+        for (key, v, min, max) in ranges {
+            if !(min..=max).contains(&v) {
+                return Err(format!("{key} must be between {min} and {max}, got {v}"));
             }
         }
         if self.heartbeat_ttl_seconds < 2 {

@@ -177,11 +177,12 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
         viewport,
         allow_private_network: cfg.allow_private_network,
         deny_hosts: cfg.deny_hosts.clone(),
+        max_tabs: cfg.max_tabs_per_session,
     })
     .await
     .map_err(|e| e.to_string())?;
     let (store, cluster): (Arc<dyn SessionStore>, Option<Arc<dyn Cluster>>) = match &cfg.redis_url {
-        None => (Arc::new(MemoryStore::default()), None),
+        None => (Arc::new(MemoryStore::new(cfg.max_ended_records)), None),
         Some(url) => {
             let instance = format!("i-{}", uuid::Uuid::new_v4().simple());
             let address = cfg
@@ -219,6 +220,7 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
             action_timeout: Duration::from_millis(cfg.action_timeout_ms),
             viewport,
             proxy_server: cfg.proxy_server.clone(),
+            max_queued_actions: cfg.max_queued_actions,
         },
         cluster,
     );
@@ -238,7 +240,11 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
             cfg.body_limit_bytes,
         )?),
     };
-    let app = api::router(state, cfg.body_limit_bytes);
+    let app = api::router(
+        state,
+        cfg.body_limit_bytes,
+        Duration::from_secs(cfg.body_read_timeout_seconds),
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         // Small frames and answers go out at once (Nagle + delayed ACK would add ~40 ms).

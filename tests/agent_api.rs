@@ -434,7 +434,27 @@ async fn scrape_limits_and_errors() {
     for (body, words) in [
         (
             json!({ "idle_timeout_minutes": 0 }),
-            "idle_timeout_minutes must be at least 1",
+            "idle_timeout_minutes must be between 1 and 525600, got 0",
+        ),
+        (
+            json!({ "idle_timeout_minutes": 200000000000000i64 }),
+            "idle_timeout_minutes must be between 1 and 525600",
+        ),
+        (
+            json!({ "idle_timeout_minutes": i64::MAX }),
+            "idle_timeout_minutes must be between 1 and 525600",
+        ),
+        (
+            json!({ "idle_timeout_minutes": 1e300 }),
+            "idle_timeout_minutes",
+        ),
+        (
+            json!({ "max_duration_minutes": 9223372036854775808u64 }),
+            "max_duration_minutes",
+        ),
+        (
+            json!({ "viewport_width": 4294967297i64 }),
+            "viewport_width must be between 1 and 5000",
         ),
         (json!({ "max_steps": -1 }), "max_steps"),
         (json!({ "viewport_width": 9000 }), "viewport"),

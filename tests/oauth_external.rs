@@ -79,6 +79,7 @@ async fn external_issuer_tokens() {
         jwks_url: url,
         audience: AUDIENCE.into(),
         tenant_claim: "sub".into(),
+        tenant_prefix: None,
     }];
     let pp = Pp::start(cfg).await;
 
@@ -86,7 +87,7 @@ async fn external_issuer_tokens() {
     let rsa2 = EncodingKey::from_rsa_pem(RSA_2).unwrap();
     let ec1 = EncodingKey::from_ec_pem(EC_1).unwrap();
 
-    // Accepted: RS256 and ES256; the tenant is `sub`, shared with the Capture secret `alice`.
+    // Accepted: RS256 and ES256; the tenant is `sub` in the issuer's own namespace.
     let rs = mint(Algorithm::RS256, Some("rsa-key-1"), &rsa1, &claims(|_| {}));
     let (status, v) = pp.send(Method::POST, "/v1/sessions", None, None).await;
     assert_eq!(status, 401, "{v}");
@@ -103,8 +104,20 @@ async fn external_issuer_tokens() {
     let id = created["session"]["id"].as_str().unwrap();
     assert_eq!(
         pp.get(ALICE, id).await.0,
+        404,
+        "an external `sub=alice` is not the local tenant alice"
+    );
+    let mine = pp
+        .http
+        .get(format!("{}/v1/sessions/{id}", pp.base))
+        .bearer_auth(&rs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.status().as_u16(),
         200,
-        "same tenant as the Capture secret of alice"
+        "the issuer's alice sees her session"
     );
     let es = mint(
         Algorithm::ES256,

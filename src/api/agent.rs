@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::Tenant;
+use super::bounds;
 use super::errors::{parse_json, parse_json_or_default, ApiError, Body};
 use super::{parsed_for, ts, AppState};
 use crate::engine::{Action, EngineError};
@@ -83,6 +84,9 @@ fn failure(e: SessionError) -> ApiError {
         )
         .with("session", session_view(&rec)),
         SessionError::Limit(s) | SessionError::Store(s) => s.into(),
+        e @ SessionError::Busy { .. } => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+        }
         SessionError::BadInput(m) => ApiError::bad_request(m),
         SessionError::Action { error, .. } | SessionError::Engine(error) => error.into(),
     }
@@ -103,14 +107,13 @@ struct StartBody {
     // Accepted and ignored: solve_captchas, headless, chrome_args (never passed to Chromium), ...
 }
 
-fn positive(name: &str, v: Option<i64>) -> Result<Option<u64>, ApiError> {
-    match v {
-        Some(n) if n < 1 => Err(ApiError::bad_request(format!(
-            "{name} must be at least 1, got {n}"
-        ))),
-        Some(n) => Ok(Some(n as u64)),
-        None => Ok(None),
-    }
+/// The most steps a session may be limited to (a bound, not a default).
+const MAX_STEPS: i64 = 1_000_000;
+/// Viewport sides, as the session layer accepts them.
+const MAX_VIEWPORT: i64 = 5000;
+
+fn ranged(name: &str, v: Option<i64>, max: i64) -> Result<Option<u64>, ApiError> {
+    bounds::opt_int_in(name, v, 1, max).map_err(ApiError::bad_request)
 }
 
 async fn start(
@@ -119,14 +122,18 @@ async fn start(
     Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let b: StartBody = parse_json_or_default(&body, "session options")?;
-    let idle = positive(
-        "idle_timeout_minutes",
-        b.idle_timeout_minutes.or(b.timeout_minutes),
+    let idle = match (b.idle_timeout_minutes, b.timeout_minutes) {
+        (Some(v), _) => ranged("idle_timeout_minutes", Some(v), bounds::MAX_MINUTES)?,
+        (None, v) => ranged("timeout_minutes", v, bounds::MAX_MINUTES)?,
+    };
+    let max_duration = ranged(
+        "max_duration_minutes",
+        b.max_duration_minutes,
+        bounds::MAX_MINUTES,
     )?;
-    let max_duration = positive("max_duration_minutes", b.max_duration_minutes)?;
-    let max_steps = positive("max_steps", b.max_steps)?;
-    let width = positive("viewport_width", b.viewport_width)?;
-    let height = positive("viewport_height", b.viewport_height)?;
+    let max_steps = ranged("max_steps", b.max_steps, MAX_STEPS)?;
+    let width = ranged("viewport_width", b.viewport_width, MAX_VIEWPORT)?;
+    let height = ranged("viewport_height", b.viewport_height, MAX_VIEWPORT)?;
     if let Some(t) = b
         .browser_type
         .as_deref()
@@ -146,7 +153,10 @@ async fn start(
         (None, None) => None,
         (w, h) => {
             let cfg = st.sessions.config().viewport;
-            Some((w.map_or(cfg.0, |w| w as u32), h.map_or(cfg.1, |h| h as u32)))
+            // Both are at most MAX_VIEWPORT here, so they fit.
+            let side =
+                |v: Option<u64>, dflt: u32| v.and_then(|v| u32::try_from(v).ok()).unwrap_or(dflt);
+            Some((side(w, cfg.0), side(h, cfg.1)))
         }
     };
     let req = CreateRequest {
@@ -163,12 +173,41 @@ async fn start(
     Ok(Json(session_view(&rec)))
 }
 
-async fn list(State(st): State<AppState>, Tenant(tenant): Tenant) -> Result<Json<Value>, ApiError> {
-    let recs = st.sessions.list(&tenant).await.map_err(failure)?;
-    let items: Vec<Value> = recs.iter().map(session_view).collect();
-    Ok(Json(
-        json!({ "items": items, "page": 1, "page_size": items.len(), "has_next": false, "has_previous": false }),
-    ))
+/// `GET /sessions?page=&page_size=`: Notte's paging, 1-based, `page_size` 1..500 (default 100).
+#[derive(Deserialize)]
+struct ListQuery {
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+async fn list(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let axum::extract::Query(q) =
+        query.map_err(|e| ApiError::bad_request(format!("query: {}", e.body_text())))?;
+    let max = crate::sessions::MAX_PAGE_SIZE as i64;
+    let size = bounds::opt_int_in("page_size", q.page_size, 1, max)
+        .map_err(ApiError::bad_request)?
+        .unwrap_or(100);
+    let page = bounds::opt_int_in("page", q.page, 1, 1_000_000_000)
+        .map_err(ApiError::bad_request)?
+        .unwrap_or(1);
+    let size = usize::try_from(size).unwrap_or(100);
+    let offset = usize::try_from(page.saturating_sub(1))
+        .unwrap_or(usize::MAX)
+        .saturating_mul(size);
+    let listed = st
+        .sessions
+        .list_page(&tenant, offset, size)
+        .await
+        .map_err(failure)?;
+    let items: Vec<Value> = listed.items.iter().map(session_view).collect();
+    Ok(Json(json!({
+        "items": items, "page": page, "page_size": size,
+        "has_next": listed.has_next, "has_previous": page > 1,
+    })))
 }
 
 async fn status(

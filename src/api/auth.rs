@@ -246,7 +246,7 @@ impl Auth {
                 claims[ext.cfg.tenant_claim.as_str()]
                     .as_str()
                     .filter(|t| !t.is_empty())
-                    .map(str::to_string)
+                    .map(|t| ext.cfg.tenant(t))
                     .ok_or_else(|| {
                         invalid_token(format!(
                             "no `{}` claim to name the tenant",

@@ -1,7 +1,8 @@
 //! The Capture-style REST protocol (seeds 000/001, WIRE.md): sessions plus deterministic
 //! actions by CSS selector. A thin translation onto `sessions` and the engine's actions.
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::Tenant;
+use super::bounds;
 use super::errors::{parse_json, parse_json_or_default, ApiError, Body};
 use super::{parsed_for, ts, AppState};
 use crate::engine::Action;
@@ -76,6 +78,9 @@ fn failure(e: SessionError) -> ApiError {
             .with("session", session_view(&rec))
         }
         SessionError::Limit(s) | SessionError::Store(s) => s.into(),
+        e @ SessionError::Busy { .. } => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+        }
         SessionError::BadInput(m) => ApiError::bad_request(m),
         SessionError::Action { error, record } => ApiError::from(error).with(
             "expiresInSeconds",
@@ -154,15 +159,40 @@ async fn read(
     ))
 }
 
-async fn list(State(st): State<AppState>, Tenant(tenant): Tenant) -> Result<Json<Value>, ApiError> {
-    let recs = st.sessions.list(&tenant).await.map_err(failure)?;
-    let active = recs.iter().filter(|r| r.is_active()).count();
-    let sessions: Vec<Value> = recs.iter().map(session_view).collect();
+/// `GET /v1/sessions?limit=&offset=`: newest first, `limit` 1..500 (default 100).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn list(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(format!("query: {}", e.body_text())))?;
+    let max = crate::sessions::MAX_PAGE_SIZE as i64;
+    let limit = bounds::opt_int_in("limit", q.limit, 1, max).map_err(ApiError::bad_request)?;
+    let offset =
+        bounds::opt_int_in("offset", q.offset, 0, i64::MAX).map_err(ApiError::bad_request)?;
+    let limit = usize::try_from(limit.unwrap_or(100)).unwrap_or(100);
+    let offset = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX);
+    let page = st
+        .sessions
+        .list_page(&tenant, offset, limit)
+        .await
+        .map_err(failure)?;
+    let sessions: Vec<Value> = page.items.iter().map(session_view).collect();
+    let next = page.has_next.then(|| offset.saturating_add(sessions.len()));
     Ok(Json(json!({
         "success": true,
         "sessions": sessions,
-        "activeSessionCount": active,
+        "activeSessionCount": page.active,
         "maxConcurrentSessions": st.sessions.config().limits.per_tenant,
+        "total": page.total,
+        "nextOffset": next,
     })))
 }
 

@@ -55,10 +55,12 @@ pub fn engine_status(e: &EngineError) -> StatusCode {
         | EngineError::NoMatch { .. }
         | EngineError::Blocked(_)
         | EngineError::Stale(_) => StatusCode::BAD_REQUEST,
+        EngineError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         EngineError::Navigation(_) => StatusCode::BAD_GATEWAY,
         EngineError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         EngineError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
         EngineError::Browser(_) | EngineError::Launch(_) => StatusCode::SERVICE_UNAVAILABLE,
+        EngineError::Unresponsive(_) => StatusCode::GATEWAY_TIMEOUT,
         EngineError::PageGone(_) | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -121,10 +123,19 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::body::Bytes::from_request(req, state).await {
             Ok(b) => Ok(Body(b)),
-            Err(r) => Err(ApiError::new(
-                r.status(),
-                format!("request body refused: {}", r.body_text()),
-            )),
+            Err(r) => {
+                let text = r.body_text();
+                if text.contains("timeout") {
+                    return Err(ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request body refused: it did not arrive within body_read_timeout_seconds",
+                    ));
+                }
+                Err(ApiError::new(
+                    r.status(),
+                    format!("request body refused: {text}"),
+                ))
+            }
         }
     }
 }
@@ -168,4 +179,20 @@ pub fn parse_json_or_default<T: serde::de::DeserializeOwned + Default>(
         return Ok(T::default());
     }
     parse_json(bytes, what)
+}
+
+/// The answer when a request's handler panicked (a bug, logged): a JSON 500 in the protocol's
+/// error shape; the connection and every other request go on.
+pub fn panicked(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown");
+    tracing::error!(panic = %detail, "request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the server failed while answering this request; it was logged",
+    )
+    .into_response()
 }

@@ -2,6 +2,7 @@
 
 mod agent;
 pub mod auth;
+pub mod bounds;
 mod capture;
 pub mod errors;
 mod health;
@@ -53,7 +54,32 @@ pub(crate) async fn parsed_for<T>(
     }
 }
 
-pub fn router(state: AppState, body_limit: usize) -> Router {
+/// A request's body was not wanted (an error answer): the server will not read the rest of it,
+/// so the answer says `Connection: close` and the client opens a fresh connection next time
+/// instead of failing on this one.
+async fn close_after_refused_body(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header;
+    let has_body = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() != "0")
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let mut resp = next.run(req).await;
+    let status = resp.status();
+    if has_body && (status.is_client_error() || status.is_server_error()) {
+        resp.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
+}
+
+pub fn router(state: AppState, body_limit: usize, body_timeout: std::time::Duration) -> Router {
     Router::new()
         .merge(health::router())
         .merge(capture::router())
@@ -72,6 +98,14 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .layer(axum::middleware::map_response(
             errors::json_payload_too_large,
         ))
+        // A body trickled in slowly (slowloris) is cut off: its request answers 408.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            errors::panicked,
+        ))
+        .layer(axum::middleware::from_fn(close_after_refused_body))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

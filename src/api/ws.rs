@@ -116,14 +116,26 @@ async fn upgrade(
         .max_frame_size(hard)
         .on_upgrade(move |socket| async move {
             let _guard = guard;
-            Conn {
+            let session = Arc::new(std::sync::Mutex::new(None));
+            let conn = Conn {
                 socket,
-                sessions: st.sessions,
+                sessions: st.sessions.clone(),
                 cfg,
-                tenant,
+                tenant: tenant.clone(),
+                session: session.clone(),
+            };
+            // The socket's loop runs on its own task: should anything under it panic, its
+            // session (and only its session) is ended here rather than left holding a slot.
+            if let Err(e) = tokio::spawn(conn.run()).await {
+                let id = session.lock().ok().and_then(|s| s.clone());
+                tracing::error!(error = %e, session = ?id, "websocket task failed; ending its session");
+                if let Some(id) = id {
+                    let _ = st
+                        .sessions
+                        .close_as(&tenant, &id, Status::Error, reason::INTERNAL_ERROR)
+                        .await;
+                }
             }
-            .run()
-            .await
         }))
 }
 
@@ -132,6 +144,8 @@ struct Conn {
     sessions: Sessions,
     cfg: Arc<WsConfig>,
     tenant: String,
+    /// The session this socket opened, for the supervisor in `upgrade`.
+    session: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// How a socket's loop ended.
@@ -153,7 +167,12 @@ impl Conn {
         let mut ended = self.sessions.ended();
         let created = self.create(&open).await;
         let id = match created {
-            Ok(id) => id,
+            Ok(id) => {
+                if let Ok(mut s) = self.session.lock() {
+                    *s = Some(id.clone());
+                }
+                id
+            }
             Err(e) => {
                 let (msg, code) = session_error(&e);
                 self.fatal(&msg, code, POLICY).await;
@@ -225,7 +244,14 @@ impl Conn {
             action_timeout: Some(match open.client {
                 ClientKind::Browser => open.timeout,
                 ClientKind::Standard => {
-                    (open.timeout * (open.max_retries as u32 + 1) * (open.max_redirects as u32 + 1))
+                    let tries =
+                        u32::try_from(open.max_retries.saturating_add(1)).unwrap_or(u32::MAX);
+                    let hops =
+                        u32::try_from(open.max_redirects.saturating_add(1)).unwrap_or(u32::MAX);
+                    open.timeout
+                        .checked_mul(tries)
+                        .and_then(|t| t.checked_mul(hops))
+                        .unwrap_or(Duration::MAX)
                         .min(Duration::from_secs(600))
                 }
             }),
@@ -456,6 +482,7 @@ fn session_error(e: &SessionError) -> (String, u16) {
             (error.to_string(), engine_status(error).as_u16())
         }
         SessionError::Limit(s) => (s.to_string(), 429),
+        SessionError::Busy { .. } => (e.to_string(), 429),
         SessionError::BadInput(m) => (m.clone(), 400),
         SessionError::NotFound => ("session not found".into(), 404),
         SessionError::NotActive(r) => (

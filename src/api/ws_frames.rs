@@ -197,12 +197,27 @@ fn client_kind(v: &Value) -> Result<ClientKind, String> {
     }
 }
 
+/// The longest duration an open frame may name (a year); each field's own, tighter bound is
+/// checked after parsing.
+const MAX_DURATION_SECS: f64 = 31_536_000.0;
+
 fn duration(d: &DurationField) -> Result<Duration, String> {
     match d {
-        DurationField::Seconds(s) if s.is_finite() && *s >= 0.0 => Ok(Duration::from_secs_f64(*s)),
-        DurationField::Seconds(s) => Err(format!("{s} is not a duration")),
+        DurationField::Seconds(s) if s.is_finite() && *s >= 0.0 && *s <= MAX_DURATION_SECS => {
+            Duration::try_from_secs_f64(*s).map_err(|e| format!("{s:?} is not a duration ({e})"))
+        }
+        DurationField::Seconds(s) => Err(format!(
+            "{s:?} is not a duration: a number of seconds between 0 and {MAX_DURATION_SECS}"
+        )),
         DurationField::Text(t) => humantime::parse_duration(t.trim())
-            .map_err(|e| format!("`{t}` is not a duration like 30s, 5m or 1500ms ({e})")),
+            .map_err(|e| format!("`{t}` is not a duration like 30s, 5m or 1500ms ({e})"))
+            .and_then(|d| {
+                if d.as_secs_f64() <= MAX_DURATION_SECS {
+                    Ok(d)
+                } else {
+                    Err(format!("`{t}` is longer than {MAX_DURATION_SECS} seconds"))
+                }
+            }),
     }
 }
 

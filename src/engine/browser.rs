@@ -40,18 +40,13 @@ impl Browser {
     ) -> Result<Arc<Self>, EngineError> {
         let Launched {
             mut child,
-            ws_url,
+            to_browser,
+            from_browser,
             pid,
             profile,
-        } = launch::launch(chromium, window, Duration::from_secs(20)).await?;
-        let conn = match Connection::connect(&ws_url).await {
-            Ok(c) => c,
-            Err(e) => {
-                launch::kill_group(pid);
-                return Err(EngineError::Launch(e.to_string()));
-            }
-        };
-        let version = conn.exec(&GetVersion {}, Duration::from_secs(10)).await;
+        } = launch::launch(chromium, window)?;
+        let conn = Connection::over_pipes(to_browser, from_browser);
+        let version = conn.exec(&GetVersion {}, Duration::from_secs(20)).await;
         let product = match version {
             Ok(v) => v.product.replace("HeadlessChrome", "Chrome"),
             Err(e) => {

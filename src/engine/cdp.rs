@@ -1,23 +1,41 @@
-//! Thin Chrome DevTools Protocol transport (DESIGN.md: "Why a thin CDP transport of our own").
+//! Thin Chrome DevTools Protocol transport (docs/architecture.md: "Why a thin CDP transport
+//! of our own").
 //!
-//! One WebSocket per browser. Target sessions are attached with `flatten: true`, so every
-//! message carries an optional `sessionId` and all targets share the socket. Every call has a
-//! deadline. Failure is fail-fast: a closed socket fails every pending call of the browser at
-//! once; `Target.detachedFromTarget`, `Target.targetCrashed` and `Inspector.detached` fail the
-//! pending calls of that target at once. Events are fanned out per session through bounded
-//! broadcast channels (a slow listener loses old events, it never blocks the reader).
+//! One pipe pair per browser (`--remote-debugging-pipe`: no DevTools TCP port that another
+//! local user could drive), NUL-delimited JSON messages. Target sessions are attached with
+//! `flatten: true`, so every message carries an optional `sessionId` and all targets share the
+//! pipe. Every call has a deadline. Failure is fail-fast: a closed pipe fails every pending
+//! call of the browser at once; `Target.detachedFromTarget`, `Target.targetCrashed` and
+//! `Inspector.detached` fail the pending calls of that target at once. Events are fanned out
+//! per session through bounded broadcast channels (a slow listener loses old events, it never
+//! blocks the reader).
+//!
+//! Hostile pages make large messages: a message of any size up to [`MAX_MESSAGE`] is read
+//! (large ones are parsed off the async runtime, in order); a larger answer fails only its own
+//! call, a larger event is dropped; a console event over [`MAX_EVENT`] is cut down to a short
+//! entry saying so before it is parsed. No message a page can cause ends the connection.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::pipe;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Message;
 
 use super::protocol::Command;
+
+/// The largest message read from the browser; past it the message is skipped (and the call it
+/// answers fails). Output caps of the actions keep every legitimate answer far below.
+pub const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+/// Events larger than this are not delivered whole: console events become a short entry.
+pub const MAX_EVENT: usize = 1024 * 1024;
+/// Messages from this size on are parsed on the blocking pool, not on the async runtime.
+const PARSE_OFF_RUNTIME: usize = 256 * 1024;
 
 /// Events buffered per target before a slow listener starts losing the oldest.
 const EVENT_BUFFER: usize = 512;
@@ -32,6 +50,8 @@ pub enum CdpError {
     Timeout { method: String, ms: u64 },
     #[error("CDP {method} answered unexpectedly: {message}")]
     BadAnswer { method: String, message: String },
+    #[error("CDP {method}: {message}")]
+    TooLarge { method: String, message: String },
     #[error("CDP {method} failed: {message}")]
     Protocol {
         method: String,
@@ -72,7 +92,7 @@ struct State {
 struct Inner {
     next_id: AtomicU64,
     state: Mutex<State>,
-    out: mpsc::UnboundedSender<Message>,
+    out: mpsc::UnboundedSender<String>,
     browser_events: broadcast::Sender<Event>,
 }
 
@@ -83,13 +103,10 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to a browser's DevTools WebSocket URL and starts the reader and writer tasks.
-    pub async fn connect(ws_url: &str) -> Result<Self, CdpError> {
-        let (socket, _) = tokio_tungstenite::connect_async(ws_url)
-            .await
-            .map_err(|e| CdpError::Closed(format!("cannot connect to {ws_url}: {e}")))?;
-        let (mut sink, mut stream) = socket.split();
-        let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
+    /// Speaks CDP over a browser's debugging pipes (`--remote-debugging-pipe`): `to_browser`
+    /// is the browser's fd 3, `from_browser` its fd 4. Starts the reader and writer tasks.
+    pub fn over_pipes(to_browser: pipe::Sender, from_browser: pipe::Receiver) -> Self {
+        let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
         let (browser_events, _) = broadcast::channel(EVENT_BUFFER);
         let inner = Arc::new(Inner {
             next_id: AtomicU64::new(1),
@@ -100,32 +117,58 @@ impl Connection {
 
         let writer_inner = Arc::downgrade(&inner);
         tokio::spawn(async move {
+            let mut sink = to_browser;
             while let Some(msg) = out_rx.recv().await {
-                if let Err(e) = sink.send(msg).await {
+                let sent = async {
+                    sink.write_all(msg.as_bytes()).await?;
+                    sink.write_all(&[0]).await
+                };
+                if let Err(e) = sent.await {
                     if let Some(inner) = writer_inner.upgrade() {
                         fail_all(&inner, format!("write failed: {e}"));
                     }
                     break;
                 }
             }
-            let _ = sink.close().await;
         });
 
         let reader_inner = Arc::downgrade(&inner);
         tokio::spawn(async move {
+            let mut from = BufReader::with_capacity(1024 * 1024, from_browser);
             let reason = loop {
-                match stream.next().await {
-                    Some(Ok(Message::Text(text))) => {
+                match read_message(&mut from).await {
+                    Ok(Some(Incoming::Message(bytes))) => {
                         let Some(inner) = reader_inner.upgrade() else {
                             return;
                         };
-                        dispatch(&inner, text.as_str());
+                        let parsed = if bytes.len() >= PARSE_OFF_RUNTIME {
+                            tokio::task::spawn_blocking(move || parse(&bytes))
+                                .await
+                                .unwrap_or_default()
+                        } else {
+                            parse(&bytes)
+                        };
+                        if let Some(p) = parsed {
+                            dispatch(&inner, p);
+                        }
                     }
-                    Some(Ok(Message::Close(_))) | None => {
-                        break "socket closed by browser".to_string()
+                    Ok(Some(Incoming::TooLarge { size, id })) => {
+                        let Some(inner) = reader_inner.upgrade() else {
+                            return;
+                        };
+                        tracing::warn!(size, ?id, "CDP message over the transport's limit dropped");
+                        if let Some(id) = id {
+                            fail_call(
+                                &inner,
+                                id,
+                                format!(
+                                    "the browser's answer ({size}+ bytes) is over the transport's limit of {MAX_MESSAGE} bytes"
+                                ),
+                            );
+                        }
                     }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => break format!("socket error: {e}"),
+                    Ok(None) => break "pipe closed by browser".to_string(),
+                    Err(e) => break format!("pipe read failed: {e}"),
                 }
             };
             if let Some(inner) = reader_inner.upgrade() {
@@ -133,7 +176,7 @@ impl Connection {
             }
         });
 
-        Ok(Self { inner })
+        Self { inner }
     }
 
     /// Runs a browser-level command (no target session).
@@ -277,12 +320,7 @@ impl Connection {
         if let Some(s) = session {
             msg["sessionId"] = Value::String(s.to_string());
         }
-        if self
-            .inner
-            .out
-            .send(Message::Text(msg.to_string().into()))
-            .is_err()
-        {
+        if self.inner.out.send(msg.to_string()).is_err() {
             lock(&self.inner.state).pending.remove(&id);
             return Err(CdpError::Closed("writer stopped".into()));
         }
@@ -293,7 +331,7 @@ impl Connection {
                 lock(&self.inner.state).pending.remove(&id);
                 Err(CdpError::Timeout {
                     method: method.to_string(),
-                    ms: timeout.as_millis() as u64,
+                    ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
                 })
             }
         }
@@ -306,15 +344,155 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn dispatch(inner: &Inner, text: &str) {
-    let Ok(mut msg) = serde_json::from_str::<Value>(text) else {
-        tracing::warn!("unparseable CDP message dropped");
-        return;
+/// One message off the pipe.
+enum Incoming {
+    Message(Vec<u8>),
+    /// Over [`MAX_MESSAGE`]: skipped; `id` when the message began as an answer.
+    TooLarge {
+        size: usize,
+        id: Option<u64>,
+    },
+}
+
+/// Reads up to the next NUL. `None` at the end of the pipe.
+async fn read_message(from: &mut BufReader<pipe::Receiver>) -> std::io::Result<Option<Incoming>> {
+    let mut msg = Vec::new();
+    let mut skipped = 0usize;
+    loop {
+        let chunk = from.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok(None);
+        }
+        let (part, done) = match chunk.iter().position(|b| *b == 0) {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        if skipped == 0 && msg.len().saturating_add(part.len()) <= MAX_MESSAGE {
+            msg.extend_from_slice(part);
+        } else {
+            if skipped == 0 {
+                skipped = msg.len();
+            }
+            skipped = skipped.saturating_add(part.len());
+        }
+        let used = done.unwrap_or(part.len());
+        from.consume(used);
+        if done.is_some() {
+            if skipped > 0 {
+                return Ok(Some(Incoming::TooLarge {
+                    size: skipped,
+                    id: leading_id(&msg),
+                }));
+            }
+            return Ok(Some(Incoming::Message(msg)));
+        }
+    }
+}
+
+/// The `id` of a message that starts `{"id":N` (Chromium writes answers that way).
+fn leading_id(head: &[u8]) -> Option<u64> {
+    let rest = head.strip_prefix(b"{\"id\":")?;
+    let digits: Vec<u8> = rest
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .copied()
+        .collect();
+    std::str::from_utf8(&digits).ok()?.parse().ok()
+}
+
+/// A message's envelope, read without materialising its payload.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    id: Option<u64>,
+    #[serde(borrow)]
+    method: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+    #[serde(borrow)]
+    params: Option<&'a RawValue>,
+    #[serde(borrow)]
+    result: Option<&'a RawValue>,
+    error: Option<Value>,
+}
+
+/// A message, parsed.
+struct Parsed {
+    id: Option<u64>,
+    method: Option<String>,
+    session: Option<String>,
+    params: Value,
+    result: Value,
+    error: Option<Value>,
+}
+
+fn parse(bytes: &[u8]) -> Option<Parsed> {
+    let Ok(env) = serde_json::from_slice::<Envelope>(bytes) else {
+        tracing::warn!(size = bytes.len(), "unparseable CDP message dropped");
+        return None;
     };
-    if let Some(id) = msg.get("id").and_then(Value::as_u64) {
+    let method = env.method.map(|m| m.into_owned());
+    let params = match env.params {
+        Some(raw) if env.id.is_none() && raw.get().len() > MAX_EVENT => {
+            oversized_event(method.as_deref(), raw)?
+        }
+        Some(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+        None => Value::Null,
+    };
+    let result = env
+        .result
+        .map(|raw| serde_json::from_str(raw.get()).unwrap_or(Value::Null))
+        .unwrap_or(Value::Null);
+    Some(Parsed {
+        id: env.id,
+        method,
+        session: env.session_id,
+        params,
+        result,
+        error: env.error,
+    })
+}
+
+/// What is kept of an event over [`MAX_EVENT`]: a console call becomes one short string
+/// argument saying what was dropped; any other such event is dropped (`None`).
+fn oversized_event(method: Option<&str>, raw: &RawValue) -> Option<Value> {
+    let size = raw.get().len();
+    if method != Some("Runtime.consoleAPICalled") {
+        tracing::warn!(?method, size, "CDP event over the event limit dropped");
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct Console<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+    }
+    let kind = serde_json::from_str::<Console>(raw.get())
+        .ok()
+        .and_then(|c| c.kind.map(|k| k.into_owned()))
+        .unwrap_or_else(|| "log".into());
+    Some(json!({
+        "type": kind,
+        "args": [{ "type": "string", "value": format!(
+            "[console message of {size} bytes not kept: over the {MAX_EVENT}-byte limit]"
+        ) }],
+    }))
+}
+
+/// Fails one pending call (its answer could not be read).
+fn fail_call(inner: &Inner, id: u64, why: String) {
+    let pending = lock(&inner.state).pending.remove(&id);
+    if let Some(p) = pending {
+        let _ = p.reply.send(Err(CdpError::TooLarge {
+            method: p.method,
+            message: why,
+        }));
+    }
+}
+
+fn dispatch(inner: &Inner, msg: Parsed) {
+    if let Some(id) = msg.id {
         let pending = lock(&inner.state).pending.remove(&id);
         if let Some(p) = pending {
-            let result = match msg.get("error") {
+            let result = match msg.error {
                 Some(err) => Err(CdpError::Protocol {
                     method: p.method,
                     code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
@@ -324,30 +502,17 @@ fn dispatch(inner: &Inner, text: &str) {
                         .unwrap_or("unknown error")
                         .to_string(),
                 }),
-                None => Ok(msg
-                    .get_mut("result")
-                    .map(Value::take)
-                    .unwrap_or(Value::Null)),
+                None => Ok(msg.result),
             };
             let _ = p.reply.send(result);
         }
         return;
     }
-    let Some(method) = msg
-        .get("method")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
+    let Some(method) = msg.method else {
         return;
     };
-    let params = msg
-        .get_mut("params")
-        .map(Value::take)
-        .unwrap_or(Value::Null);
-    let session = msg
-        .get("sessionId")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let params = msg.params;
+    let session = msg.session;
 
     match (method.as_str(), &session) {
         ("Target.detachedFromTarget", _) => {

@@ -33,6 +33,14 @@ pub enum EngineError {
     /// The page's renderer crashed or the tab went away.
     #[error("page is gone: {0}")]
     PageGone(String),
+    /// An action's output is over its cap (evaluate value, content, screenshot, ...): the
+    /// message names the cap and its setting.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The page's main thread stays busy even after its script was stopped: the session
+    /// cannot go on (it ends with `page_unresponsive`).
+    #[error("page stopped responding: {0}")]
+    Unresponsive(String),
     /// The browser is down (crashed, killed, or could not start).
     #[error("browser unavailable: {0}")]
     Browser(String),
@@ -51,6 +59,7 @@ impl From<CdpError> for EngineError {
             CdpError::Timeout { method, ms } => EngineError::Timeout(format!(
                 "the browser did not answer {method} within {ms} ms"
             )),
+            CdpError::TooLarge { message, .. } => EngineError::TooLarge(message),
             e @ (CdpError::Protocol { .. } | CdpError::BadAnswer { .. }) => {
                 EngineError::Internal(e.to_string())
             }

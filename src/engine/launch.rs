@@ -1,19 +1,23 @@
 //! Launching one Chromium process: flags, its own profile dir, its own process group, and the
-//! DevTools URL read from stderr.
+//! DevTools pipes (`--remote-debugging-pipe`: fd 3 carries our commands in, fd 4 its messages
+//! out). No DevTools port is opened, so no other local process can drive the browser.
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::EngineError;
 
-/// A launched Chromium: the child, its DevTools URL and the profile dir removed on drop.
+/// A launched Chromium: the child, its DevTools pipes and the profile dir removed on drop.
 pub struct Launched {
     pub child: Child,
-    pub ws_url: String,
+    /// Our end of the browser's fd 3 (commands to the browser).
+    pub to_browser: tokio::net::unix::pipe::Sender,
+    /// Our end of the browser's fd 4 (answers and events from the browser).
+    pub from_browser: tokio::net::unix::pipe::Receiver,
     pub pid: u32,
     pub profile: ProfileDir,
 }
@@ -52,12 +56,24 @@ impl Drop for ProfileDir {
     }
 }
 
-/// Starts Chromium headless and waits (up to `timeout`) for its DevTools endpoint.
-pub async fn launch(
-    chromium: &Path,
-    window: (u32, u32),
-    timeout: Duration,
-) -> Result<Launched, EngineError> {
+/// A pipe as (read end, write end), both close-on-exec.
+fn pipe_pair() -> Result<(OwnedFd, OwnedFd), EngineError> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two new descriptors into `fds`; we own them from here on.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    if rc != 0 {
+        return Err(EngineError::Launch(format!(
+            "cannot create the DevTools pipe: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Starts Chromium headless with its DevTools pipes in place. Whether it came up is seen by the
+/// caller's first command over the pipe (an early exit reads as end-of-pipe).
+pub fn launch(chromium: &Path, window: (u32, u32)) -> Result<Launched, EngineError> {
     let profile = ProfileDir::create()?;
     let mut cmd = Command::new(chromium);
     cmd.args([
@@ -80,8 +96,7 @@ pub async fn launch(
         "--password-store=basic",
         // A back/forward-cache restore fires no load events; history actions wait for them.
         "--disable-features=BackForwardCache",
-        "--remote-debugging-port=0",
-        "--remote-allow-origins=*",
+        "--remote-debugging-pipe",
     ])
     .arg(format!("--window-size={},{}", window.0, window.1))
     .arg(format!("--user-data-dir={}", profile.path().display()))
@@ -94,6 +109,21 @@ pub async fn launch(
     .process_group(0)
     .kill_on_drop(true);
 
+    // fd 3: the browser reads our commands; fd 4: it writes its messages.
+    let (cmd_read, cmd_write) = pipe_pair()?;
+    let (msg_read, msg_write) = pipe_pair()?;
+    let (child_in, child_out) = (cmd_read.as_raw_fd(), msg_write.as_raw_fd());
+    // SAFETY: only async-signal-safe calls (dup2) run between fork and exec. dup2 leaves the
+    // new descriptors without close-on-exec, so exactly fds 3 and 4 reach Chromium.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(child_in, 3) < 0 || libc::dup2(child_out, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+
     let mut child = cmd
         .spawn()
         .map_err(|e| EngineError::Launch(format!("cannot start {}: {e}", chromium.display())))?;
@@ -102,40 +132,16 @@ pub async fn launch(
         .stderr
         .take()
         .ok_or_else(|| EngineError::Launch("chromium stderr not captured".into()))?;
-    let mut lines = BufReader::new(stderr).lines();
-
-    let found = tokio::time::timeout(timeout, async {
-        let mut tail = Vec::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(url) = line.strip_prefix("DevTools listening on ") {
-                return Ok(url.trim().to_string());
-            }
-            if tail.len() < 20 {
-                tail.push(line);
-            }
-        }
-        Err(tail.join("\n"))
-    })
-    .await;
-
-    let ws_url = match found {
-        Ok(Ok(url)) => url,
-        Ok(Err(tail)) => {
-            let _ = child.kill().await;
-            return Err(EngineError::Launch(format!(
-                "chromium exited before DevTools was ready: {tail}"
-            )));
-        }
-        Err(_) => {
-            let _ = child.kill().await;
-            return Err(EngineError::Launch(format!(
-                "chromium did not open DevTools within {} ms",
-                timeout.as_millis()
-            )));
-        }
-    };
+    // The child holds its ends now; ours close here so a dead browser reads as end-of-pipe.
+    drop(cmd_read);
+    drop(msg_write);
+    let to_browser = tokio::net::unix::pipe::Sender::from_owned_fd(cmd_write)
+        .map_err(|e| EngineError::Launch(format!("DevTools pipe: {e}")))?;
+    let from_browser = tokio::net::unix::pipe::Receiver::from_owned_fd(msg_read)
+        .map_err(|e| EngineError::Launch(format!("DevTools pipe: {e}")))?;
 
     // Keep draining stderr so Chromium never blocks on a full pipe; log at debug level.
+    let mut lines = BufReader::new(stderr).lines();
     tokio::spawn(async move {
         while let Ok(Some(line)) = lines.next_line().await {
             tracing::debug!(target: "chromium", "{line}");
@@ -144,7 +150,8 @@ pub async fn launch(
 
     Ok(Launched {
         child,
-        ws_url,
+        to_browser,
+        from_browser,
         pid,
         profile,
     })

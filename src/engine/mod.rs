@@ -35,6 +35,8 @@ pub struct EngineConfig {
     pub viewport: (u32, u32),
     pub allow_private_network: bool,
     pub deny_hosts: Vec<String>,
+    /// Tabs one session may hold; a popup past it is closed and reported.
+    pub max_tabs: usize,
 }
 
 /// What `/healthz` shows of the browser.
@@ -190,6 +192,12 @@ impl Engine {
         };
         let mut out = match action {
             Action::NewTab(t) => {
+                let max = self.inner.cfg.max_tabs;
+                if tabs.count() >= max {
+                    return Err(EngineError::BadInput(format!(
+                        "this session already has {max} tabs, the limit (max_tabs_per_session); close one first"
+                    )));
+                }
                 let goto = Action::from_parts("goto", serde_json::json!({ "url": t.url }))
                     .map_err(EngineError::BadInput)?;
                 goto.validate()?;
@@ -214,12 +222,27 @@ impl Engine {
                 closed.close_tab().await;
                 ActionOutput::new()
             }
-            other => self.run(&page, other, deadline).await?,
+            other => match self.run(&page, other, deadline).await {
+                Err(EngineError::Unresponsive(why)) => {
+                    return Err(self.replace_hung(tabs, &page, why).await)
+                }
+                r => r?,
+            },
         };
         if let Some(target) = out
             .remove("openedTab")
             .and_then(|v| v.as_str().map(str::to_string))
         {
+            let max = self.inner.cfg.max_tabs;
+            if tabs.count() >= max {
+                let close = protocol::CloseTarget { target_id: target };
+                let _ = page.conn.exec(&close, Duration::from_secs(5)).await;
+                out.insert(
+                    "tabRefused".into(),
+                    format!("the page opened a tab past the limit of {max} (max_tabs_per_session): it was closed").into(),
+                );
+                return Ok(out);
+            }
             match page.adopt(&target, &self.inner.env).await {
                 Ok(tab) => {
                     wait_ready(&tab).await;
@@ -239,6 +262,25 @@ impl Engine {
         Ok(out)
     }
 
+    /// A tab whose main thread cannot be freed is closed and a blank tab of the same context
+    /// (cookies and storage kept) takes its place; the session goes on. The answer says so.
+    async fn replace_hung(&self, tabs: &tabs::Tabs, page: &Page, why: String) -> EngineError {
+        // Its renderer goes first: a new tab of the same site would otherwise share it.
+        page.kill_tab().await;
+        let fresh = match page.new_tab(&self.inner.env).await {
+            Ok(p) => Arc::new(p),
+            Err(e) => return EngineError::Unresponsive(format!("{why}; no new tab either: {e}")),
+        };
+        if !tabs.replace(&page.session, fresh.clone()) {
+            fresh.close_tab().await;
+            return EngineError::Unresponsive(why);
+        }
+        tracing::warn!(session = %page.session, "replaced a hung tab");
+        EngineError::Timeout(format!(
+            "{why}; the tab was replaced by a blank one of the same session (cookies and storage kept): goto again"
+        ))
+    }
+
     /// Runs one action on a page within `deadline`.
     pub async fn run(
         &self,
@@ -247,16 +289,30 @@ impl Engine {
         deadline: Duration,
     ) -> Result<ActionOutput, EngineError> {
         let started = Instant::now();
-        match tokio::time::timeout(deadline, actions::run(page, &self.inner.env.policy, action))
-            .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(EngineError::Timeout(format!(
-                "action `{}` timed out after {} ms",
-                action.kind(),
-                started.elapsed().as_millis()
-            ))),
+        let result =
+            tokio::time::timeout(deadline, actions::run(page, &self.inner.env.policy, action))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(EngineError::Timeout(format!(
+                        "action `{}` timed out after {} ms",
+                        action.kind(),
+                        started.elapsed().as_millis()
+                    )))
+                });
+        if let Err(EngineError::Timeout(why)) = &result {
+            // A page that hangs its main thread (`while(true){}`) would fail every later
+            // action too: stop its script, or give the session up with a clear reason.
+            return Err(match recover(page).await {
+                Recovered::Responsive => EngineError::Timeout(why.clone()),
+                Recovered::Stopped => EngineError::Timeout(format!(
+                    "{why}; the page's script kept its main thread busy and was stopped"
+                )),
+                Recovered::Hung => EngineError::Unresponsive(format!(
+                    "{why}; its main thread stayed busy after its script was stopped"
+                )),
+            });
         }
+        result
     }
 
     pub fn status(&self) -> BrowserStatus {
@@ -300,6 +356,60 @@ impl Engine {
         if let Some(b) = browser {
             b.kill_and_wait(Duration::from_secs(5)).await;
         }
+    }
+}
+
+enum Recovered {
+    /// The page answers: the timeout was the action's own (a slow site, a long wait).
+    Responsive,
+    /// Its script hogged the main thread and was terminated; it answers again.
+    Stopped,
+    /// Still no answer after terminating its script.
+    Hung,
+}
+
+/// Whether the page's main thread answers a trivial script within `limit`. A ping killed by
+/// a termination still pending (the script it was meant for had ended) is asked again.
+async fn answers(page: &Page, limit: Duration) -> bool {
+    let started = Instant::now();
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return false;
+        }
+        let ping = protocol::Evaluate {
+            expression: "1".into(),
+            context_id: None,
+            return_by_value: true,
+            await_promise: false,
+            timeout: u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
+        };
+        match page.conn.exec_on(&page.session, &ping, left).await {
+            Ok(_) => return true,
+            Err(cdp::CdpError::Protocol { .. }) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
+/// After a timed-out action: is the page stuck, and can it be unstuck?
+async fn recover(page: &Page) -> Recovered {
+    if page.dead_reason().is_some() || answers(page, Duration::from_secs(1)).await {
+        return Recovered::Responsive;
+    }
+    // Chromium answers this once the script is terminated; it is not waited for.
+    let (conn, session) = (page.conn.clone(), page.session.clone());
+    tokio::spawn(async move {
+        let stop = protocol::TerminateExecution {};
+        let _ = conn.exec_on(&session, &stop, Duration::from_secs(5)).await;
+    });
+    if answers(page, Duration::from_secs(3)).await {
+        tracing::warn!(session = %page.session, "stopped a page script that hung its main thread");
+        Recovered::Stopped
+    } else {
+        Recovered::Hung
     }
 }
 

@@ -21,6 +21,14 @@ use crate::exchange::{middleware, HttpRequest, Middleware};
 pub const WORLD: &str = "pagepilot";
 /// Entries kept per log (console, errors); older ones are dropped.
 const LOG_CAP: usize = 500;
+/// Characters kept of one log entry; the rest is cut, and the entry says by how much.
+pub const LOG_ENTRY_CAP: usize = 8 * 1024;
+/// Dialogs a page may open within [`DIALOG_STORM_WINDOW`] before its script is stopped (an
+/// alert loop; no page a person uses opens that many).
+const DIALOG_STORM: usize = 20;
+const DIALOG_STORM_WINDOW: Duration = Duration::from_secs(10);
+/// Run in the page's world after a dialog storm: its dialog functions throw from then on.
+const STOP_DIALOGS: &str = "for (const k of ['alert', 'confirm', 'prompt']) { try { Object.defineProperty(window, k, { value: function () { throw new Error('pagepilot stopped this page\\'s dialogs: it opened too many'); }, configurable: true }); } catch (e) {} }";
 /// Deadline of one CDP call made by the engine.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -83,6 +91,10 @@ pub struct PageState {
     pub rewrites: Mutex<Rewrites>,
     /// Network events are on (only pages that report exchanges pay for them).
     pub network_on: std::sync::atomic::AtomicBool,
+    /// When the last dialogs opened (at most DIALOG_STORM + 1 kept).
+    dialogs: Mutex<VecDeque<std::time::Instant>>,
+    /// A dialog storm's script is being stopped.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Rewrites of the main frame's document requests: the session's middleware on every one, and
@@ -104,7 +116,32 @@ pub struct PendingGoto {
 }
 
 impl PageState {
-    pub fn push(log: &Mutex<VecDeque<LogEntry>>, level: &str, text: String) {
+    /// Records a dialog; true when the page opened more than [`DIALOG_STORM`] of them within
+    /// [`DIALOG_STORM_WINDOW`].
+    fn dialog_storm(&self) -> bool {
+        let Ok(mut d) = self.dialogs.lock() else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        d.push_back(now);
+        while d.len() > DIALOG_STORM + 1 {
+            d.pop_front();
+        }
+        d.len() > DIALOG_STORM
+            && d.front()
+                .is_some_and(|first| now.duration_since(*first) < DIALOG_STORM_WINDOW)
+    }
+
+    pub fn push(log: &Mutex<VecDeque<LogEntry>>, level: &str, mut text: String) {
+        if text.len() > LOG_ENTRY_CAP {
+            let mut end = LOG_ENTRY_CAP;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let cut = text.len() - end;
+            text.truncate(end);
+            text.push_str(&format!("… [{cut} more bytes cut]"));
+        }
         if let Ok(mut l) = log.lock() {
             if l.len() >= LOG_CAP {
                 l.pop_front();
@@ -155,7 +192,7 @@ impl Page {
     }
 
     /// Opens another tab in this page's context (a session's second tab).
-    pub(super) async fn new_tab(&self, env: &PageEnv) -> Result<Page, EngineError> {
+    pub(crate) async fn new_tab(&self, env: &PageEnv) -> Result<Page, EngineError> {
         Self::open_tab(&self.conn, &self.context_id, env, self.generation).await
     }
 
@@ -174,6 +211,21 @@ impl Page {
     /// Closes this tab only; the context and the session's other tabs live on.
     pub(super) async fn close_tab(&self) {
         self.task.abort();
+        let close = CloseTarget {
+            target_id: self.target_id.clone(),
+        };
+        let _ = self.conn.exec(&close, Duration::from_secs(5)).await;
+        self.conn.unregister_target(&self.session);
+    }
+
+    /// Ends a hung tab for good: its renderer is killed (a busy main thread cannot be asked to
+    /// close) and the target closed. Its death is expected, so nobody is told it crashed.
+    pub(crate) async fn kill_tab(&self) {
+        self.task.abort();
+        let _ = self
+            .conn
+            .exec_on(&self.session, &CrashPage {}, Duration::from_secs(1))
+            .await;
         let close = CloseTarget {
             target_id: self.target_id.clone(),
         };
@@ -544,10 +596,46 @@ fn handle_event(
                 p["message"].as_str().unwrap_or("")
             );
             PageState::push(&state.console, "dialog", msg);
-            let (conn, session) = (conn.clone(), session.to_string());
+            // A script looping on alert() would hold the page forever: stop it, once per
+            // storm (the termination lands as the dialog returns into the script).
+            let stop = state.dialog_storm()
+                && !state
+                    .stopping
+                    .swap(true, std::sync::atomic::Ordering::SeqCst);
+            if stop {
+                PageState::push(
+                    &state.errors,
+                    "dialog",
+                    format!(
+                        "the page opened more than {DIALOG_STORM} dialogs within {} s: pagepilot stops its dialogs",
+                        DIALOG_STORM_WINDOW.as_secs()
+                    ),
+                );
+            }
+            let (conn, session, state) = (conn.clone(), session.to_string(), state.clone());
             tokio::spawn(async move {
                 let accept = HandleJavaScriptDialog { accept: true };
                 let _ = conn.exec_on(&session, &accept, CALL_TIMEOUT).await;
+                if stop {
+                    // Chromium cannot terminate a script that sits in a dialog, but it runs
+                    // ours between two of them: the page's dialog functions now throw, which
+                    // ends the loop (a loop that swallows that is a busy loop, which the
+                    // action deadline's recovery terminates).
+                    let silence = Evaluate {
+                        expression: STOP_DIALOGS.into(),
+                        context_id: None,
+                        return_by_value: true,
+                        await_promise: false,
+                        timeout: 2000,
+                    };
+                    let _ = conn.exec_on(&session, &silence, CALL_TIMEOUT).await;
+                    if let Ok(mut d) = state.dialogs.lock() {
+                        d.clear();
+                    }
+                    state
+                        .stopping
+                        .store(false, std::sync::atomic::Ordering::SeqCst);
+                }
             });
         }
         "Target.attachedToTarget" => {

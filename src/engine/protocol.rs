@@ -209,6 +209,13 @@ pub struct GetLayoutMetrics {}
 #[serde(rename_all = "camelCase")]
 pub struct LayoutMetrics {
     pub css_content_size: Size,
+    pub css_layout_viewport: LayoutViewport,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayoutViewport {
+    pub client_width: f64,
+    pub client_height: f64,
 }
 #[derive(Deserialize)]
 pub struct Size {
@@ -216,6 +223,11 @@ pub struct Size {
     pub height: f64,
 }
 command!(GetLayoutMetrics => "Page.getLayoutMetrics", LayoutMetrics);
+
+/// Kills the page's renderer process (a tab whose main thread cannot be freed).
+#[derive(Serialize)]
+pub struct CrashPage {}
+command!(CrashPage => "Page.crash", IgnoredAny);
 
 #[derive(Serialize)]
 pub struct HandleJavaScriptDialog {
@@ -228,6 +240,11 @@ command!(HandleJavaScriptDialog => "Page.handleJavaScriptDialog", IgnoredAny);
 #[derive(Serialize)]
 pub struct RuntimeEnable {}
 command!(RuntimeEnable => "Runtime.enable", IgnoredAny);
+
+/// Stops the script running on the page's main thread (a `while(true){}`), from outside it.
+#[derive(Serialize)]
+pub struct TerminateExecution {}
+command!(TerminateExecution => "Runtime.terminateExecution", IgnoredAny);
 
 #[derive(Serialize)]
 pub struct RunIfWaitingForDebugger {}

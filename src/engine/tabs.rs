@@ -56,6 +56,10 @@ impl Tabs {
         g.0.get(g.1).cloned()
     }
 
+    pub fn count(&self) -> usize {
+        self.inner.lock().map(|g| g.0.len()).unwrap_or(0)
+    }
+
     pub fn all(&self) -> Vec<Arc<Page>> {
         self.inner.lock().map(|g| g.0.clone()).unwrap_or_default()
     }
@@ -132,6 +136,21 @@ impl Tabs {
             });
         }
         out
+    }
+
+    /// Puts `new` where the tab of CDP session `old` was (a hung tab replaced); false if that
+    /// tab is no longer in the set.
+    pub fn replace(&self, old: &str, new: Arc<Page>) -> bool {
+        let Ok(mut g) = self.inner.lock() else {
+            return false;
+        };
+        match g.0.iter().position(|p| p.session == old) {
+            Some(i) => {
+                g.0[i] = new;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Drops the tab of this CDP session (it closed itself); false if it was the last tab.

@@ -65,12 +65,14 @@ impl Cookie {
             .map(|d| d.with_timezone(&Utc))
     }
 
-    /// Reads one `Set-Cookie` header value; `None` if it is not a cookie.
+    /// Reads one `Set-Cookie` header value (a hostile site's: any Max-Age or date is taken
+    /// without panicking); `None` if it is not a cookie.
     pub fn from_set_cookie(header: &str) -> Option<Cookie> {
         let raw = cookie_store::RawCookie::parse(header.to_string()).ok()?;
         let expires = match (raw.max_age(), raw.expires_datetime()) {
-            (Some(age), _) => Some(Utc::now() + chrono::Duration::seconds(age.whole_seconds())),
-            (None, Some(at)) => DateTime::<Utc>::from_timestamp(at.unix_timestamp(), 0),
+            (Some(age), _) => Some(after_max_age(Utc::now(), age.whole_seconds())),
+            (None, Some(at)) => DateTime::<Utc>::from_timestamp(at.unix_timestamp(), 0)
+                .map(|t| t.min(latest_expiry())),
             (None, None) => None,
         };
         Some(Cookie {
@@ -155,5 +157,45 @@ mod tests {
         let mut late = c("a", "v");
         late.expires = Some("tomorrow".into());
         assert!(late.check().unwrap_err().starts_with("expires:"));
+    }
+}
+
+/// The latest expiry a cookie is reported with (RFC 6265's clients cap dates the same way);
+/// wire dates stay four-digit years.
+fn latest_expiry() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `now` plus a cookie's Max-Age in seconds, within [now - ..., latest_expiry()].
+fn after_max_age(now: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
+    if secs <= 0 {
+        // RFC 6265 5.2.2: a non-positive Max-Age expires the cookie at once.
+        return DateTime::<Utc>::UNIX_EPOCH;
+    }
+    chrono::Duration::try_seconds(secs)
+        .and_then(|d| now.checked_add_signed(d))
+        .map_or(latest_expiry(), |t| t.min(latest_expiry()))
+}
+
+#[cfg(test)]
+mod hostile_tests {
+    use super::*;
+
+    #[test]
+    fn huge_and_odd_max_ages_do_not_panic() {
+        for h in [
+            "a=b; Max-Age=99999999999999",
+            "a=b; Max-Age=9223372036854775807",
+            "a=b; Max-Age=-9223372036854775808",
+            "a=b; Max-Age=0",
+            "a=b; Expires=Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            let c = Cookie::from_set_cookie(h).expect(h);
+            assert!(
+                c.expires.as_deref().is_some_and(|e| e.len() <= 20),
+                "{h}: {:?}",
+                c.expires
+            );
+        }
     }
 }

@@ -43,6 +43,8 @@ pub struct SessionConfig {
     pub viewport: (u32, u32),
     /// The operator's upstream proxy, used by sessions that ask for `proxy: true`.
     pub proxy_server: Option<String>,
+    /// Actions that may wait for their turn on one session; more answer 429.
+    pub max_queued_actions: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,9 @@ pub enum SessionError {
     NotActive(Box<SessionRecord>),
     #[error("{0}")]
     Limit(StoreError),
+    /// Too many actions already waiting on this session.
+    #[error("{waiting} actions are already waiting on this session, the limit is {max} (max_queued_actions); wait for their answers")]
+    Busy { waiting: usize, max: usize },
     #[error("{0}")]
     BadInput(String),
     /// The action failed; the record is the session after counting it.
@@ -130,6 +135,18 @@ pub struct ActionRequest {
     pub screenshot: bool,
 }
 
+/// A page of a tenant's sessions (see [`Sessions::list_page`]).
+pub struct ListPage {
+    pub items: Vec<SessionRecord>,
+    /// Sessions the tenant has in all (active and recently ended).
+    pub total: usize,
+    pub active: usize,
+    pub has_next: bool,
+}
+
+/// The most sessions one list answer holds.
+pub const MAX_PAGE_SIZE: usize = 500;
+
 pub struct ActionResult {
     pub output: ActionOutput,
     pub record: SessionRecord,
@@ -138,9 +155,44 @@ pub struct ActionResult {
 /// A session's working side, on this instance.
 struct Live {
     body: Body,
-    /// Serialises actions: one at a time per session, sessions in parallel.
-    turn: tokio::sync::Mutex<()>,
+    /// Serialises actions: one at a time per session, sessions in parallel. Owned guards, so
+    /// the running action keeps the turn even if the request that started it goes away.
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// Actions holding or waiting for the turn.
+    queued: std::sync::atomic::AtomicUsize,
+    /// Set when the session ends here: actions still waiting are refused, not run.
+    ended: std::sync::atomic::AtomicBool,
     action_timeout: Duration,
+}
+
+/// One place in a session's queue, given back when the action is answered.
+struct QueueSlot<'a>(&'a Live);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0
+            .queued
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Live {
+    fn enqueue(&self, max: usize) -> Result<QueueSlot<'_>, SessionError> {
+        use std::sync::atomic::Ordering;
+        let before = self.queued.fetch_add(1, Ordering::SeqCst);
+        let slot = QueueSlot(self);
+        if before >= max {
+            return Err(SessionError::Busy {
+                waiting: before,
+                max,
+            });
+        }
+        Ok(slot)
+    }
+
+    fn has_ended(&self) -> bool {
+        self.ended.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 enum Body {
@@ -337,7 +389,9 @@ impl Sessions {
         self.inner.store.mark_started(&id, Utc::now()).await?;
         let live = Arc::new(Live {
             body,
-            turn: tokio::sync::Mutex::new(()),
+            turn: Arc::new(tokio::sync::Mutex::new(())),
+            queued: 0.into(),
+            ended: false.into(),
             action_timeout: req.action_timeout.unwrap_or(cfg.action_timeout),
         });
         if let Ok(mut m) = self.inner.live.lock() {
@@ -368,6 +422,26 @@ impl Sessions {
 
     pub async fn list(&self, tenant: &str) -> Result<Vec<SessionRecord>, SessionError> {
         Ok(self.inner.store.list(tenant).await?)
+    }
+
+    /// One page of the tenant's sessions, newest first, with the totals every protocol shows.
+    pub async fn list_page(
+        &self,
+        tenant: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<ListPage, SessionError> {
+        let all = self.inner.store.list(tenant).await?;
+        let total = all.len();
+        let active = all.iter().filter(|r| r.is_active()).count();
+        let items: Vec<SessionRecord> = all.into_iter().skip(offset).take(limit).collect();
+        let has_next = offset.saturating_add(items.len()) < total;
+        Ok(ListPage {
+            items,
+            total,
+            active,
+            has_next,
+        })
     }
 
     pub async fn active_count(&self) -> Result<usize, SessionError> {
@@ -409,33 +483,52 @@ impl Sessions {
             let rec = self.get(tenant, id).await?;
             return Err(SessionError::NotActive(Box::new(rec)));
         };
-        let _turn = live.turn.lock().await;
-        let engine = &self.inner.engine;
-        let mut result = match &live.body {
-            Body::Browser(tabs) => engine.run_on(tabs, &req.action, live.action_timeout).await,
-            Body::Http(f) => {
-                match tokio::time::timeout(live.action_timeout, f.run(&req.action)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(EngineError::Timeout(format!(
-                        "action `{kind}` timed out after {} ms",
-                        live.action_timeout.as_millis()
-                    ))),
+        let arrived = tokio::time::Instant::now();
+        let _slot = live.enqueue(self.inner.cfg.max_queued_actions)?;
+        // The deadline covers the time spent waiting for the turn.
+        let turn =
+            match tokio::time::timeout(live.action_timeout, live.turn.clone().lock_owned()).await {
+                Ok(t) => t,
+                Err(_) => {
+                    let error = EngineError::Timeout(format!(
+                    "action `{kind}` waited {} ms for the actions before it and ran out of time",
+                    live.action_timeout.as_millis()
+                ));
+                    let record = self.count(id, kind, false).await?.unwrap_or(rec);
+                    return Err(SessionError::Action {
+                        error,
+                        record: Box::new(record),
+                    });
                 }
+            };
+        if live.has_ended() {
+            let rec = self.get(tenant, id).await?;
+            return Err(SessionError::NotActive(Box::new(rec)));
+        }
+        let left = live.action_timeout.saturating_sub(arrived.elapsed());
+        // The action runs on its own task: a panic anywhere under it ends this session
+        // cleanly instead of unwinding through the server, and never touches another one.
+        let task = tokio::spawn(run_action(
+            self.inner.engine.clone(),
+            live.clone(),
+            req,
+            left,
+            turn,
+        ));
+        let result = match task.await {
+            Ok(r) => r,
+            Err(join) => {
+                tracing::error!(session = %id, error = %join, "an action panicked; ending its session");
+                let why = format!("an action of type `{kind}` failed inside the server");
+                let _ = self
+                    .end(id, Status::Error, reason::INTERNAL_ERROR, Some(why.clone()))
+                    .await;
+                self.drop_live(id).await;
+                return Err(SessionError::Engine(EngineError::Internal(format!(
+                    "{why}; the session was ended"
+                ))));
             }
         };
-        if req.screenshot {
-            if let (Ok(out), Some(page)) = (result.as_mut(), live.tabs().and_then(|t| t.active())) {
-                match crate::engine::actions::screenshot_base64(&page, false).await {
-                    Ok(png) => {
-                        out.insert(
-                            "screenshot".into(),
-                            serde_json::json!({ "contentType": "image/png", "bodyBase64": png }),
-                        );
-                    }
-                    Err(e) => result = Err(e),
-                }
-            }
-        }
         let ok = result.is_ok();
         let counted = self.count(id, kind, ok).await?;
         match result {
@@ -446,6 +539,18 @@ impl Sessions {
             Err(error) => {
                 if matches!(error, EngineError::PageGone(_) | EngineError::Browser(_)) {
                     return Err(self.page_lost(id, &live, error).await);
+                }
+                if let EngineError::Unresponsive(why) = &error {
+                    tracing::warn!(session = %id, %why, "page hung; ending its session");
+                    let _ = self
+                        .end(
+                            id,
+                            Status::Error,
+                            reason::PAGE_UNRESPONSIVE,
+                            Some(why.clone()),
+                        )
+                        .await;
+                    self.drop_live(id).await;
                 }
                 Err(SessionError::Action {
                     error,
@@ -584,6 +689,9 @@ impl Sessions {
 
     async fn drop_live(&self, id: &str) {
         let live = self.inner.live.lock().ok().and_then(|mut m| m.remove(id));
+        if let Some(l) = &live {
+            l.ended.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         if let Some(Body::Browser(tabs)) = live.as_ref().map(|l| &l.body) {
             // Disposing the context (through any tab) closes every tab of the session.
             for page in tabs.all() {
@@ -591,6 +699,41 @@ impl Sessions {
             }
         }
     }
+}
+
+/// Runs one action on a live session while holding its turn, within `deadline`.
+async fn run_action(
+    engine: Engine,
+    live: Arc<Live>,
+    req: ActionRequest,
+    deadline: Duration,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+) -> Result<ActionOutput, EngineError> {
+    let kind = req.action.kind();
+    let mut result = match &live.body {
+        Body::Browser(tabs) => engine.run_on(tabs, &req.action, deadline).await,
+        Body::Http(f) => match tokio::time::timeout(deadline, f.run(&req.action)).await {
+            Ok(r) => r,
+            Err(_) => Err(EngineError::Timeout(format!(
+                "action `{kind}` timed out after {} ms",
+                deadline.as_millis()
+            ))),
+        },
+    };
+    if req.screenshot {
+        if let (Ok(out), Some(page)) = (result.as_mut(), live.tabs().and_then(|t| t.active())) {
+            match crate::engine::actions::screenshot_base64(&page, false).await {
+                Ok(png) => {
+                    out.insert(
+                        "screenshot".into(),
+                        serde_json::json!({ "contentType": "image/png", "bodyBase64": png }),
+                    );
+                }
+                Err(e) => result = Err(e),
+            }
+        }
+    }
+    result
 }
 
 async fn reaper(inner: std::sync::Weak<Inner>) {

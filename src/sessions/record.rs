@@ -21,12 +21,17 @@ pub mod reason {
     pub const IDLE_TIMEOUT: &str = "idle_timeout";
     pub const BROWSER_CRASHED: &str = "browser_crashed";
     pub const PAGE_CRASHED: &str = "page_crashed";
+    /// The page kept its main thread busy even after its script was stopped.
+    pub const PAGE_UNRESPONSIVE: &str = "page_unresponsive";
     pub const START_FAILED: &str = "start_failed";
     pub const SHUTDOWN: &str = "server_shutdown";
     /// A WebSocket session's socket went away without a `close` frame.
     pub const DISCONNECTED: &str = "client_disconnected";
     /// The instance holding the session's browser stopped heartbeating (crashed, killed).
     pub const OWNER_LOST: &str = "owner_lost";
+    /// Something inside the server failed while serving this session (a bug: logged); the
+    /// session ends, the others never notice.
+    pub const INTERNAL_ERROR: &str = "internal_error";
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,11 +43,11 @@ pub struct Counts {
 
 impl Counts {
     pub fn add(&mut self, ok: bool) {
-        self.total += 1;
+        self.total = self.total.saturating_add(1);
         if ok {
-            self.success += 1;
+            self.success = self.success.saturating_add(1);
         } else {
-            self.error += 1;
+            self.error = self.error.saturating_add(1);
         }
     }
 }
@@ -99,7 +104,7 @@ impl SessionRecord {
             error: None,
             created_at: now,
             started_at: None,
-            expires_at: now + chrono::Duration::seconds(options.max_ttl_seconds as i64),
+            expires_at: after_seconds(now, options.max_ttl_seconds),
             closed_at: None,
             last_accessed_at: now,
             billed_credits: 0,
@@ -113,7 +118,7 @@ impl SessionRecord {
     pub fn mark_started(&mut self, at: DateTime<Utc>) {
         self.started_at = Some(at);
         self.last_accessed_at = at;
-        self.expires_at = at + chrono::Duration::seconds(self.options.max_ttl_seconds as i64);
+        self.expires_at = after_seconds(at, self.options.max_ttl_seconds);
     }
 
     pub fn is_active(&self) -> bool {
@@ -123,7 +128,7 @@ impl SessionRecord {
     /// Whole seconds the session has lived (until now, or until it ended).
     pub fn duration_seconds(&self, now: DateTime<Utc>) -> u64 {
         let end = self.closed_at.unwrap_or(now);
-        (end - self.created_at).num_seconds().max(0) as u64
+        u64::try_from(end.signed_duration_since(self.created_at).num_seconds()).unwrap_or(0)
     }
 
     /// Seconds left before the TTL ends it (rounded up), 0 once it is not active.
@@ -131,14 +136,17 @@ impl SessionRecord {
         if !self.is_active() {
             return 0;
         }
-        let ms = (self.expires_at - now).num_milliseconds().max(0) as u64;
-        ms.div_ceil(1000)
+        let ms = self
+            .expires_at
+            .signed_duration_since(now)
+            .num_milliseconds();
+        u64::try_from(ms).unwrap_or(0).div_ceil(1000)
     }
 
     /// Agent steps taken: every action but observing (a `snapshot` changes nothing).
     pub fn steps(&self) -> u64 {
         let observed = self.action_breakdown.get("snapshot").map_or(0, |c| c.total);
-        self.actions.total - observed
+        self.actions.total.saturating_sub(observed)
     }
 
     /// Records an action's outcome in the counters and the per-type breakdown.
@@ -151,8 +159,10 @@ impl SessionRecord {
             return Some(reason::EXPIRED);
         }
         let idle = self.options.idle_timeout_seconds?;
-        (now - self.last_accessed_at >= chrono::Duration::seconds(idle as i64))
-            .then_some(reason::IDLE_TIMEOUT)
+        let idle_for = now
+            .signed_duration_since(self.last_accessed_at)
+            .num_seconds();
+        (idle_for >= i64::try_from(idle).unwrap_or(i64::MAX)).then_some(reason::IDLE_TIMEOUT)
     }
 
     pub fn count_action(&mut self, kind: &str, ok: bool) {
@@ -187,8 +197,18 @@ impl SessionRecord {
 
 /// 1 credit per started minute of a session's life, at least 1.
 pub fn credits(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
-    let ms = (to - from).num_milliseconds().max(0) as u64;
+    let ms = u64::try_from(to.signed_duration_since(from).num_milliseconds()).unwrap_or(0);
     ms.div_ceil(60_000).max(1)
+}
+
+/// `at` plus `secs` seconds, saturating at the latest time chrono represents: a client's
+/// duration never panics or wraps (validated ranges keep it far from the edge anyway).
+pub fn after_seconds(at: DateTime<Utc>, secs: u64) -> DateTime<Utc> {
+    i64::try_from(secs)
+        .ok()
+        .and_then(chrono::Duration::try_seconds)
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]
@@ -273,5 +293,24 @@ mod idle_tests {
         r.count_action("snapshot", true);
         r.count_action("click", true);
         assert_eq!(r.steps(), 1, "observing is not a step");
+    }
+
+    #[test]
+    fn extreme_durations_neither_panic_nor_wrap() {
+        let t0 = Utc::now();
+        let opts = SessionOptions {
+            max_ttl_seconds: u64::MAX,
+            idle_timeout_seconds: Some(u64::MAX),
+            ..Default::default()
+        };
+        let mut r = SessionRecord::new("t", opts, t0);
+        r.mark_started(t0);
+        assert_eq!(r.expires_at, DateTime::<Utc>::MAX_UTC);
+        assert_eq!(r.due(t0 + chrono::Duration::days(365)), None);
+        assert!(r.expires_in_seconds(t0) > 0);
+        assert_eq!(
+            after_seconds(t0, i64::MAX as u64 / 2),
+            DateTime::<Utc>::MAX_UTC
+        );
     }
 }

@@ -59,20 +59,37 @@ pub trait SessionStore: Send + Sync {
 }
 
 /// The embedded default: one instance, nothing to install.
-#[derive(Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<String, SessionRecord>>,
+    /// Ended records kept at most (the oldest go first), besides the retention time.
+    max_ended: usize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(10_000)
+    }
 }
 
 impl MemoryStore {
+    pub fn new(max_ended: usize) -> Self {
+        Self {
+            records: Mutex::new(HashMap::new()),
+            max_ended,
+        }
+    }
+
     fn with<T>(
         &self,
         f: impl FnOnce(&mut HashMap<String, SessionRecord>) -> T,
     ) -> Result<T, StoreError> {
+        // Nothing run under this lock panics (checked arithmetic only); should something ever
+        // do, the map is still whole (each closure changes one record), so serving goes on
+        // rather than every later request answering 503.
         let mut g = self
             .records
             .lock()
-            .map_err(|_| StoreError::Unavailable("store lock poisoned".into()))?;
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(f(&mut g))
     }
 }
@@ -151,7 +168,21 @@ impl SessionStore for MemoryStore {
 
     async fn due(&self, now: DateTime<Utc>) -> Result<Vec<(String, &'static str)>, StoreError> {
         self.with(|m| {
-            m.retain(|_, r| r.closed_at.is_none_or(|c| now - c < ENDED_RETENTION));
+            m.retain(|_, r| {
+                r.closed_at
+                    .is_none_or(|c| now.signed_duration_since(c) < ENDED_RETENTION)
+            });
+            let mut ended: Vec<(DateTime<Utc>, String)> = m
+                .values()
+                .filter_map(|r| r.closed_at.map(|c| (c, r.id.clone())))
+                .collect();
+            if ended.len() > self.max_ended {
+                ended.sort_unstable();
+                let drop = ended.len() - self.max_ended;
+                for (_, id) in ended.into_iter().take(drop) {
+                    m.remove(&id);
+                }
+            }
             m.values()
                 .filter_map(|r| r.due(now).map(|why| (r.id.clone(), why)))
                 .collect()

@@ -44,6 +44,7 @@ impl Fixtures {
             .route("/status", get(status))
             .route("/echo", axum::routing::any(echo))
             .route("/flaky", get(flaky))
+            .route("/header", get(with_header))
             .with_state(Arc::new(std::sync::Mutex::new(
                 std::collections::HashMap::new(),
             )))
@@ -165,6 +166,28 @@ async fn flaky(State(hits): State<Hits>, Query(q): Query<FlakyQuery>) -> Respons
         format!("<title>attempt {n}</title>"),
     )
         .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct HeaderQuery {
+    name: String,
+    value: String,
+}
+
+/// A small HTML page answered with one header of the caller's choosing (hostile values too).
+async fn with_header(Query(q): Query<HeaderQuery>) -> Response {
+    let mut resp = (
+        [(header::CONTENT_TYPE, "text/html")],
+        "<title>with header</title><p>header page</p>",
+    )
+        .into_response();
+    if let (Ok(n), Ok(v)) = (
+        header::HeaderName::from_bytes(q.name.as_bytes()),
+        header::HeaderValue::from_str(&q.value),
+    ) {
+        resp.headers_mut().append(n, v);
+    }
+    resp
 }
 
 #[derive(serde::Deserialize)]

@@ -331,8 +331,9 @@ fn refresh_delay(headers: &[(String, String)], body: Option<&[u8]>) -> Option<Du
     if !target.to_ascii_lowercase().contains("url") {
         return None;
     }
+    // A page's number: `inf`, `NaN`, `1e300` and negatives must not panic the session.
     let secs: f64 = delay.trim().parse().ok()?;
-    let delay = Duration::from_secs_f64(secs.max(0.0));
+    let delay = Duration::try_from_secs_f64(secs.max(0.0)).ok()?;
     (delay <= MAX_REFRESH_DELAY).then_some(delay)
 }
 

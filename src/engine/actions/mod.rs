@@ -32,6 +32,18 @@ pub const MAX_DRAG_POINTS: usize = 100;
 pub const MAX_WAIT_TIMEOUT_MS: u64 = 2500;
 /// Elements a query returns, at most.
 pub const MAX_QUERY_LIMIT: usize = 500;
+/// The longest wait for an element (`timeoutMs` of click, fill, wait_for_selector, ...).
+pub const MAX_ELEMENT_WAIT_MS: u64 = 30_000;
+
+/// A client's `timeoutMs`, refused past [`MAX_ELEMENT_WAIT_MS`].
+fn element_wait(v: Option<u64>) -> Result<(), EngineError> {
+    match v {
+        Some(ms) if ms > MAX_ELEMENT_WAIT_MS => Err(EngineError::BadInput(format!(
+            "payload.timeoutMs must be between 0 and {MAX_ELEMENT_WAIT_MS}, got {ms}"
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// One table gives the enum, its wire names and its parser, so they cannot drift apart.
 macro_rules! actions {
@@ -176,6 +188,13 @@ impl Action {
             Action::Goto(g) => g.validate(),
             Action::Snapshot(o) => o.validate(),
             Action::Back(h) | Action::Forward(h) | Action::Reload(h) => h.validate(),
+            Action::Click(t) | Action::Hover(t) => element_wait(t.timeout_ms),
+            Action::Fill(f) => element_wait(f.timeout_ms),
+            Action::Select(f) => element_wait(f.timeout_ms),
+            Action::Check(f) => element_wait(f.timeout_ms),
+            Action::Type(t) | Action::TypeText(t) => element_wait(t.timeout_ms),
+            Action::Press(p) => element_wait(p.timeout_ms),
+            Action::WaitForSelector(w) => element_wait(w.timeout_ms),
             _ => Ok(()),
         }
     }

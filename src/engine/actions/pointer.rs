@@ -57,6 +57,10 @@ impl MouseButton {
     }
 }
 
+/// The largest mouse coordinate accepted: far past any viewport (5000 px at most), far from
+/// the magnitudes that stall Chromium's input pipeline (1e308 did).
+pub const MAX_COORDINATE: f64 = 100_000.0;
+
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct Point {
     pub x: f64,
@@ -65,9 +69,11 @@ pub struct Point {
 
 impl Point {
     pub fn validate(&self, field: &str) -> Result<(), EngineError> {
-        if !self.x.is_finite() || !self.y.is_finite() || self.x < 0.0 || self.y < 0.0 {
+        let ok = |v: f64| v.is_finite() && (0.0..=MAX_COORDINATE).contains(&v);
+        if !ok(self.x) || !ok(self.y) {
             return Err(EngineError::BadInput(format!(
-                "{field}: x and y must be finite and >= 0"
+                "{field}: x and y must be between 0 and {MAX_COORDINATE} CSS pixels, got {}, {}",
+                self.x, self.y
             )));
         }
         Ok(())

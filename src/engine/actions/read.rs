@@ -13,11 +13,21 @@ use crate::engine::protocol::{CaptureScreenshot, Clip, GetLayoutMetrics};
 use crate::engine::EngineError;
 
 /// Longest full-page screenshot, in CSS pixels, before it is cut (and said so).
-const MAX_FULL_PAGE_HEIGHT: f64 = 16_384.0;
 /// Longest `wait_for_selector` wait.
 const MAX_SELECTOR_WAIT_MS: u64 = 30_000;
 const DEFAULT_SELECTOR_WAIT_MS: u64 = 5_000;
 const DEFAULT_SCROLL_PX: f64 = 600.0;
+/// The largest value an action hands back (evaluate's JSON value, content): past it the action
+/// answers 413 naming the cap. A fixed wire limit: answers this big do not fit an agent anyway.
+pub const MAX_OUTPUT_BYTES: usize = 10 * 1024 * 1024;
+/// Screenshots: each side is cut at this many CSS pixels (full page) ...
+const MAX_SCREENSHOT_SIDE: f64 = 16_384.0;
+/// ... the picture holds at most this many pixels (a 5000 x 5000 viewport fits) ...
+const MAX_SCREENSHOT_PIXELS: f64 = 32.0 * 1024.0 * 1024.0;
+/// ... and its PNG, base64-encoded, at most this many bytes.
+const MAX_SCREENSHOT_BASE64: usize = 64 * 1024 * 1024;
+/// The largest scroll step a client may ask for.
+const MAX_SCROLL_PX: f64 = 1_000_000.0;
 
 pub const QUERY_FIELDS: &[&str] = &[
     "text",
@@ -61,9 +71,11 @@ pub struct Scroll {
 impl Scroll {
     pub fn validate(&self) -> Result<(), EngineError> {
         match self.amount {
-            Some(a) if !a.is_finite() || a < 0.0 => Err(EngineError::BadInput(
-                "payload.amount must be a number >= 0".into(),
-            )),
+            Some(a) if !a.is_finite() || !(0.0..=MAX_SCROLL_PX).contains(&a) => {
+                Err(EngineError::BadInput(format!(
+                    "payload.amount must be between 0 and {MAX_SCROLL_PX} pixels, got {a}"
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -250,24 +262,56 @@ pub async fn wait_for_timeout(w: &WaitForTimeout) -> Result<ActionOutput, Engine
 
 /// A PNG of the viewport or the whole page, base64-encoded.
 pub async fn screenshot_base64(page: &Page, full_page: bool) -> Result<String, EngineError> {
-    let clip = if full_page {
-        let size = page.exec(&GetLayoutMetrics {}).await?.css_content_size;
-        Some(Clip {
-            x: 0.0,
-            y: 0.0,
-            width: size.width.ceil(),
-            height: size.height.min(MAX_FULL_PAGE_HEIGHT).ceil(),
-            scale: 1.0,
-        })
+    let metrics = page.exec(&GetLayoutMetrics {}).await?;
+    let (width, height) = if full_page {
+        let size = metrics.css_content_size;
+        (size.width, size.height)
     } else {
-        None
+        let vp = metrics.css_layout_viewport;
+        (vp.client_width, vp.client_height)
     };
+    // A page reports its own size: NaN, 0 or 1e300 must not reach the capture.
+    let side = |v: f64| {
+        if v.is_finite() {
+            v.clamp(1.0, MAX_SCREENSHOT_SIDE).ceil()
+        } else {
+            1.0
+        }
+    };
+    let (w, h) = (side(width), side(height));
+    if w * h > MAX_SCREENSHOT_PIXELS {
+        return Err(EngineError::TooLarge(format!(
+            "a screenshot of {w} x {h} CSS pixels is over the cap of {} pixels; use a viewport screenshot or a smaller viewport",
+            MAX_SCREENSHOT_PIXELS
+        )));
+    }
+    let clip = full_page.then_some(Clip {
+        x: 0.0,
+        y: 0.0,
+        width: w,
+        height: h,
+        scale: 1.0,
+    });
     let shot = CaptureScreenshot {
         format: "png",
         capture_beyond_viewport: full_page,
         clip,
     };
-    Ok(page.exec(&shot).await?.data)
+    let data = page.exec(&shot).await?.data;
+    if data.len() > MAX_SCREENSHOT_BASE64 {
+        return Err(EngineError::TooLarge(format!(
+            "the screenshot's PNG is {} bytes in base64, over the cap of {MAX_SCREENSHOT_BASE64} bytes",
+            data.len()
+        )));
+    }
+    Ok(data)
+}
+
+/// The error for an output over [`MAX_OUTPUT_BYTES`].
+fn output_too_large(what: &str, size: usize) -> EngineError {
+    EngineError::TooLarge(format!(
+        "{what} is {size} bytes, over the output cap of {MAX_OUTPUT_BYTES} bytes"
+    ))
 }
 
 pub async fn screenshot(page: &Page, s: &Screenshot) -> Result<ActionOutput, EngineError> {
@@ -284,15 +328,25 @@ pub async fn content(page: &Page, c: &Content) -> Result<ActionOutput, EngineErr
         Format::Markdown => "markdown",
         Format::Html => "html",
     };
-    let raw = page
-        .eval(include_str!("../js/content.js"), &json!({ "format": name }))
-        .await?;
-    let raw = raw.as_str().unwrap_or_default();
-    let content = match c.format {
-        Format::Html => raw.to_string(),
-        Format::Text => action_space::markdown::clean_text(raw),
-        Format::Markdown => action_space::markdown::from_html(raw),
+    let arg = json!({ "format": name, "cap": MAX_OUTPUT_BYTES });
+    let raw = page.eval(include_str!("../js/content.js"), &arg).await?;
+    if let Some(n) = raw.get("tooLarge").and_then(Value::as_u64) {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        return Err(output_too_large(&format!("the page's {name}"), n));
+    }
+    let raw = match raw {
+        Value::String(s) => s,
+        _ => String::new(),
     };
+    let format = c.format;
+    // html2text on megabytes of HTML is heavy: off the async runtime.
+    let content = tokio::task::spawn_blocking(move || match format {
+        Format::Html => raw,
+        Format::Text => action_space::markdown::clean_text(&raw),
+        Format::Markdown => action_space::markdown::from_html(&raw),
+    })
+    .await
+    .map_err(|e| EngineError::Internal(format!("content conversion failed: {e}")))?;
     Ok(output([
         ("format", Value::from(name)),
         ("content", Value::from(content)),
@@ -366,6 +420,10 @@ pub async fn evaluate(page: &Page, e: &Evaluate) -> Result<ActionOutput, EngineE
         ));
     }
     let value = page.eval_main(&e.expression).await?;
+    let size = json_size(&value);
+    if size > MAX_OUTPUT_BYTES {
+        return Err(output_too_large("the expression's value", size));
+    }
     Ok(output([("value", value)]))
 }
 
@@ -416,4 +474,23 @@ pub async fn scrape(page: &Page, s: &Scrape) -> Result<ActionOutput, EngineError
         ("images", r["images"].clone()),
         ("structured", structured),
     ]))
+}
+
+/// A JSON value's serialised size in bytes, without building the text.
+fn json_size(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(b.len());
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    match serde_json::to_writer(&mut c, v) {
+        Ok(()) => c.0,
+        Err(_) => usize::MAX,
+    }
 }
