@@ -166,4 +166,34 @@ async fn main() {
     }
     stats("session create (cold, no pool)", cold);
     pp.stop().await;
+
+    // Crash recovery: kill -9 of Chromium, then how long until a new session is created.
+    let pp = Pp::default().await;
+    let mut recovery = Vec::new();
+    for _ in 0..5 {
+        let id = pp.session(ALICE, json!({})).await;
+        let pid = pp.health().await["browser"]["pid"].as_u64().unwrap_or(0);
+        let t = Instant::now();
+        // SAFETY: kill only sends a signal to the browser this benchmark's server launched.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGKILL);
+        }
+        loop {
+            let (status, v) = pp
+                .send(Method::POST, "/v1/sessions", Some(ALICE), Some(json!({})))
+                .await;
+            if status == 201 {
+                recovery.push(t.elapsed().as_secs_f64() * 1000.0);
+                if let Some(new) = v["session"]["id"].as_str() {
+                    pp.delete(ALICE, new).await;
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        pp.delete(ALICE, &id).await;
+        wait_pool(&pp, 1).await;
+    }
+    stats("kill -9 of Chromium -> next session created", recovery);
+    pp.stop().await;
 }

@@ -23,6 +23,8 @@ struct Keys {
 pub struct External {
     pub cfg: ExternalIssuer,
     keys: RwLock<Keys>,
+    /// One JWKS fetch at a time; the others wait for its result.
+    fetching: tokio::sync::Mutex<()>,
     http: reqwest::Client,
 }
 
@@ -39,22 +41,40 @@ impl External {
                 by_kid: HashMap::new(),
                 fetched: None,
             }),
+            fetching: tokio::sync::Mutex::new(()),
             http,
         }
     }
 
+    /// The key for `kid`. A miss fetches the JWKS once for all waiting requests (single
+    /// flight), without holding the cache's lock across the fetch: tokens with known keys are
+    /// verified meanwhile.
     async fn key(&self, kid: &str) -> Result<(DecodingKey, Algorithm), String> {
         if let Some(k) = self.keys.read().await.by_kid.get(kid) {
             return Ok(k.clone());
         }
+        let _gate = self.fetching.lock().await;
+        {
+            let keys = self.keys.read().await;
+            if let Some(k) = keys.by_kid.get(kid) {
+                // Fetched by the request ahead of us.
+                return Ok(k.clone());
+            }
+            if keys.fetched.is_some_and(|t| t.elapsed() < MIN_REFETCH) {
+                return Err(format!("unknown key id `{kid}`"));
+            }
+        }
+        let fetched = self.fetch().await;
         let mut keys = self.keys.write().await;
-        if let Some(k) = keys.by_kid.get(kid) {
-            return Ok(k.clone());
-        }
-        if keys.fetched.is_some_and(|t| t.elapsed() < MIN_REFETCH) {
-            return Err(format!("unknown key id `{kid}`"));
-        }
         keys.fetched = Some(Instant::now());
+        keys.by_kid = fetched?;
+        keys.by_kid
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| format!("unknown key id `{kid}`"))
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, (DecodingKey, Algorithm)>, String> {
         let set: JwkSet = self
             .http
             .get(&self.cfg.jwks_url)
@@ -65,7 +85,7 @@ impl External {
             .json()
             .await
             .map_err(|e| format!("the issuer's JWKS is not valid: {e}"))?;
-        keys.by_kid = set
+        Ok(set
             .keys
             .iter()
             .filter_map(|jwk| {
@@ -77,11 +97,7 @@ impl External {
                 };
                 DecodingKey::from_jwk(jwk).ok().map(|k| (kid, (k, alg)))
             })
-            .collect();
-        keys.by_kid
-            .get(kid)
-            .cloned()
-            .ok_or_else(|| format!("unknown key id `{kid}`"))
+            .collect())
     }
 
     /// Verifies an RS256/ES256 token of this issuer; answers its claims.
