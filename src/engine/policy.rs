@@ -119,13 +119,13 @@ impl Policy {
     }
 
     fn judge_ip(&self, name: &str, ip: IpAddr) -> Result<(), String> {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6
-                .to_ipv4_mapped()
-                .map(IpAddr::V4)
-                .unwrap_or(IpAddr::V6(v6)),
-            v4 => v4,
-        };
+        // An IPv6 address that carries an IPv4 one is judged as that IPv4 address too: a
+        // NAT64 or 6to4 gateway on the path would deliver it there.
+        if let IpAddr::V6(v6) = ip {
+            if let Some(v4) = embedded_ipv4(v6) {
+                self.judge_ip(name, IpAddr::V4(v4))?;
+            }
+        }
         if is_link_local_or_metadata(ip) {
             return Err(format!(
                 "address `{name}` is link-local or a metadata address and is always refused"
@@ -163,6 +163,39 @@ impl Policy {
     }
 }
 
+/// The IPv4 address an IPv6 address stands for, in every form a network may translate:
+/// IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible `::a.b.c.d`, SIIT-translated
+/// `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::/96` and `64:ff9b:1::/48`, 6to4 `2002:AABB:CCDD::/16`
+/// and Teredo `2001:0::/32` (client address, inverted, in the last 32 bits).
+fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let low = Ipv4Addr::new(
+        (s[6] >> 8) as u8,
+        (s[6] & 0xff) as u8,
+        (s[7] >> 8) as u8,
+        (s[7] & 0xff) as u8,
+    );
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, _, _] => Some(low),
+        [0, 0, 0, 0, 0xffff, 0, _, _] => Some(low),
+        // ::a.b.c.d, but not :: and ::1 (handled as IPv6 unspecified and loopback).
+        [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 || lo > 1 => Some(low),
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low),
+        [0x64, 0xff9b, 1, ..] => Some(low),
+        [0x2002, a, b, ..] => Some(Ipv4Addr::new(
+            (a >> 8) as u8,
+            (a & 0xff) as u8,
+            (b >> 8) as u8,
+            (b & 0xff) as u8,
+        )),
+        [0x2001, 0, ..] => {
+            let inv = !u32::from(low);
+            Some(Ipv4Addr::from(inv))
+        }
+        _ => None,
+    }
+}
+
 fn is_link_local_or_metadata(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -195,6 +228,43 @@ fn is_private_or_loopback(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_forms_of_internal_addresses_are_refused() {
+        let strict = Policy::new(false, vec![]);
+        let open = Policy::new(true, vec![]);
+        for always in [
+            "64:ff9b::a9fe:a9fe",   // NAT64 of 169.254.169.254
+            "64:ff9b:1::a9fe:a9fe", // local-use NAT64
+            "::a9fe:a9fe",          // IPv4-compatible
+            "::ffff:0:a9fe:a9fe",   // SIIT-translated
+            "::ffff:169.254.169.254",
+            "2002:a9fe:a9fe::1", // 6to4
+        ] {
+            let ip: IpAddr = always.parse().unwrap();
+            assert!(open.judge_ip(always, ip).is_err(), "{always}");
+        }
+        for private in [
+            "64:ff9b::7f00:1",
+            "::ffff:10.0.0.1",
+            "2002:0a00:0001::1",
+            "::7f00:1",
+        ] {
+            let ip: IpAddr = private.parse().unwrap();
+            assert!(strict.judge_ip(private, ip).is_err(), "{private}");
+            assert!(open.judge_ip(private, ip).is_ok(), "{private}");
+        }
+        let public: IpAddr = "64:ff9b::808:808".parse().unwrap();
+        assert!(strict.judge_ip("public", public).is_ok());
+        let teredo: IpAddr = "2001:0:4136:e378:8000:63bf:3fff:fdd2".parse().unwrap();
+        assert_eq!(
+            embedded_ipv4(match teredo {
+                IpAddr::V6(v) => v,
+                IpAddr::V4(_) => unreachable!(),
+            }),
+            Some(Ipv4Addr::new(192, 0, 2, 45))
+        );
+    }
 
     fn run<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()

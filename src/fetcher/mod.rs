@@ -125,11 +125,14 @@ impl Fetcher {
         .await?;
         let url = url::Url::parse(&got.url)
             .map_err(|e| EngineError::Internal(format!("response URL `{}`: {e}", got.url)))?;
-        let doc = Document::new(
-            url,
+        let (content_type, body) = (
             got.content_type.clone(),
             got.body.clone().unwrap_or_default(),
         );
+        // Parsing up to 16 MiB of HTML is heavy: off the async runtime.
+        let doc = tokio::task::spawn_blocking(move || Document::new(url, content_type, body))
+            .await
+            .map_err(|e| EngineError::Internal(format!("document parse failed: {e}")))?;
         *self.doc.lock().await = Some(doc);
         Ok(got.into_output())
     }

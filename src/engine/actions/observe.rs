@@ -76,29 +76,42 @@ async fn observe_raw(
             &json!({ "pageContent": opts.page_content, "maxListed": opts.max_nb_actions }),
         )
         .await?;
-    let text = raw.as_str().unwrap_or_default();
-    let snap: Snapshot = serde_json::from_str(text).map_err(|e| {
-        EngineError::Internal(format!("collector answered an unexpected shape: {e}"))
-    })?;
-    let kept = if opts.collector {
-        serde_json::from_str::<Value>(text).ok()
-    } else {
-        None
+    let text = match raw {
+        Value::String(s) => s,
+        _ => String::new(),
     };
-    let kinds = snap
-        .nodes
-        .iter()
-        .map(|n| (n.id.clone(), action_space::space::kind_of(n)))
-        .collect();
+    let (max_nb_actions, min_nb_actions, want_raw) =
+        (opts.max_nb_actions, opts.min_nb_actions, opts.collector);
+    // Parsing the collector's JSON and building the view is the heavy part of an observe on a
+    // large page: off the async runtime.
+    let built = tokio::task::spawn_blocking(move || {
+        let snap: Snapshot = serde_json::from_str(&text).map_err(|e| {
+            EngineError::Internal(format!("collector answered an unexpected shape: {e}"))
+        })?;
+        let kept = if want_raw {
+            serde_json::from_str::<Value>(&text).ok()
+        } else {
+            None
+        };
+        let kinds: std::collections::HashMap<String, action_space::Kind> = snap
+            .nodes
+            .iter()
+            .map(|n| (n.id.clone(), action_space::space::kind_of(n)))
+            .collect();
+        let options = action_space::Options {
+            max_nb_actions,
+            min_nb_actions,
+            ..Default::default()
+        };
+        Ok::<_, EngineError>((action_space::view(&snap, &options), kept, kinds))
+    })
+    .await
+    .map_err(|e| EngineError::Internal(format!("observe failed: {e}")))??;
+    let (view, kept, kinds) = built;
     if let Ok(mut k) = page.state.kinds.lock() {
         *k = kinds;
     }
-    let options = action_space::Options {
-        max_nb_actions: opts.max_nb_actions,
-        min_nb_actions: opts.min_nb_actions,
-        ..Default::default()
-    };
-    Ok((action_space::view(&snap, &options), kept))
+    Ok((view, kept))
 }
 
 /// The `snapshot` action: the view as JSON (camelCase), which each protocol reshapes.

@@ -465,7 +465,11 @@ pub async fn scrape(page: &Page, s: &Scrape) -> Result<ActionOutput, EngineError
             details: output([("matched", Value::Bool(false))]),
         });
     }
-    let markdown = action_space::markdown::from_html(r["html"].as_str().unwrap_or_default());
+    let html = r["html"].as_str().unwrap_or_default().to_string();
+    // html2text on a large page is heavy: off the async runtime.
+    let markdown = tokio::task::spawn_blocking(move || action_space::markdown::from_html(&html))
+        .await
+        .map_err(|e| EngineError::Internal(format!("markdown conversion failed: {e}")))?;
     let structured = json!({ "jsonld": r["jsonld"], "meta": r["meta"], "tables": r["tables"] });
     Ok(output([
         ("url", r["url"].clone()),
