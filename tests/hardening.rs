@@ -322,6 +322,42 @@ async fn a_hung_page_is_stopped_and_its_session_goes_on() {
     )
     .await;
 
+    // A page looping on alert() cannot run anything (not even a terminate): once it has
+    // opened more than 20 dialogs, the next action replaces its tab first, and works.
+    pp.ok(
+        ALICE,
+        &id,
+        "goto",
+        json!({ "url": fx.url("/hostile/alert-loop.html") }),
+    )
+    .await;
+    // `url` is answered by the browser (not the hogged renderer); once the storm is noticed,
+    // it is the action that replaces the tab, and its answer says so.
+    let replaced = pp
+        .eventually(Duration::from_secs(20), || async {
+            let (_, v) = pp.act(ALICE, &id, "url", json!({})).await;
+            v["tabReplaced"]
+                .as_str()
+                .is_some_and(|t| t.contains("more than 20 dialogs"))
+        })
+        .await;
+    assert!(replaced, "the dialog storm is noticed and the tab replaced");
+    let v = pp
+        .ok(
+            ALICE,
+            &id,
+            "goto",
+            json!({ "url": fx.url("/capture/basic.html") }),
+        )
+        .await;
+    assert!(
+        v["url"].as_str().unwrap().ends_with("/capture/basic.html"),
+        "{v}"
+    );
+    assert_eq!(pp.text(ALICE, &id, "h1").await, "Fixture shop");
+    let (_, rec) = pp.get(ALICE, &id).await;
+    assert_eq!(rec["session"]["status"], "active", "{rec}");
+
     pp.stop().await;
 }
 

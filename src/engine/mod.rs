@@ -187,9 +187,17 @@ impl Engine {
         action: &Action,
         deadline: Duration,
     ) -> Result<ActionOutput, EngineError> {
-        let Some(page) = tabs.active() else {
+        let Some(mut page) = tabs.active() else {
             return Err(EngineError::PageGone("the session has no tab".into()));
         };
+        // A tab an alert loop holds cannot run anything: replace it before acting.
+        let hogged = page.state.hogged.lock().ok().and_then(|h| h.clone());
+        if let Some(why) = &hogged {
+            page = self
+                .replace_tab(tabs, &page)
+                .await
+                .map_err(|e| EngineError::Unresponsive(format!("{why}; {e}")))?;
+        }
         let mut out = match action {
             Action::NewTab(t) => {
                 let max = self.inner.cfg.max_tabs;
@@ -224,11 +232,17 @@ impl Engine {
             }
             other => match self.run(&page, other, deadline).await {
                 Err(EngineError::Unresponsive(why)) => {
-                    return Err(self.replace_hung(tabs, &page, why).await)
+                    return Err(match self.replace_tab(tabs, &page).await {
+                        Ok(_) => EngineError::Timeout(format!("{why}; {REPLACED}: goto again")),
+                        Err(e) => EngineError::Unresponsive(format!("{why}; {e}")),
+                    });
                 }
                 r => r?,
             },
         };
+        if let Some(why) = hogged {
+            out.insert("tabReplaced".into(), format!("{why}; {REPLACED}").into());
+        }
         if let Some(target) = out
             .remove("openedTab")
             .and_then(|v| v.as_str().map(str::to_string))
@@ -262,23 +276,25 @@ impl Engine {
         Ok(out)
     }
 
-    /// A tab whose main thread cannot be freed is closed and a blank tab of the same context
-    /// (cookies and storage kept) takes its place; the session goes on. The answer says so.
-    async fn replace_hung(&self, tabs: &tabs::Tabs, page: &Page, why: String) -> EngineError {
+    /// A tab whose main thread cannot be freed (a `while(true){}` that survived termination,
+    /// an alert loop): its renderer is killed and a blank tab of the same context (cookies and
+    /// storage kept) takes its place, so the session goes on. Answers the new tab.
+    async fn replace_tab(&self, tabs: &tabs::Tabs, page: &Page) -> Result<Arc<Page>, EngineError> {
         // Its renderer goes first: a new tab of the same site would otherwise share it.
         page.kill_tab().await;
-        let fresh = match page.new_tab(&self.inner.env).await {
-            Ok(p) => Arc::new(p),
-            Err(e) => return EngineError::Unresponsive(format!("{why}; no new tab either: {e}")),
-        };
+        let fresh = Arc::new(
+            page.new_tab(&self.inner.env)
+                .await
+                .map_err(|e| EngineError::Unresponsive(format!("no new tab either: {e}")))?,
+        );
         if !tabs.replace(&page.session, fresh.clone()) {
             fresh.close_tab().await;
-            return EngineError::Unresponsive(why);
+            return Err(EngineError::Unresponsive(
+                "the tab had left the session".into(),
+            ));
         }
         tracing::warn!(session = %page.session, "replaced a hung tab");
-        EngineError::Timeout(format!(
-            "{why}; the tab was replaced by a blank one of the same session (cookies and storage kept): goto again"
-        ))
+        Ok(fresh)
     }
 
     /// Runs one action on a page within `deadline`.
@@ -358,6 +374,10 @@ impl Engine {
         }
     }
 }
+
+/// What an answer says when a hung tab was replaced.
+const REPLACED: &str =
+    "the tab was replaced by a blank one of the same session (cookies and storage kept)";
 
 enum Recovered {
     /// The page answers: the timeout was the action's own (a slow site, a long wait).

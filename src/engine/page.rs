@@ -23,12 +23,11 @@ pub const WORLD: &str = "pagepilot";
 const LOG_CAP: usize = 500;
 /// Characters kept of one log entry; the rest is cut, and the entry says by how much.
 pub const LOG_ENTRY_CAP: usize = 8 * 1024;
-/// Dialogs a page may open within [`DIALOG_STORM_WINDOW`] before its script is stopped (an
-/// alert loop; no page a person uses opens that many).
+/// Dialogs a page may open within [`DIALOG_STORM_WINDOW`] before its tab counts as hogged
+/// (an alert loop; no page a person uses opens that many). A script sitting in a dialog can
+/// neither be terminated nor run anything of ours, so the tab is replaced (Engine::run_on).
 const DIALOG_STORM: usize = 20;
 const DIALOG_STORM_WINDOW: Duration = Duration::from_secs(10);
-/// Run in the page's world after a dialog storm: its dialog functions throw from then on.
-const STOP_DIALOGS: &str = "for (const k of ['alert', 'confirm', 'prompt']) { try { Object.defineProperty(window, k, { value: function () { throw new Error('pagepilot stopped this page\\'s dialogs: it opened too many'); }, configurable: true }); } catch (e) {} }";
 /// Deadline of one CDP call made by the engine.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -93,8 +92,8 @@ pub struct PageState {
     pub network_on: std::sync::atomic::AtomicBool,
     /// When the last dialogs opened (at most DIALOG_STORM + 1 kept).
     dialogs: Mutex<VecDeque<std::time::Instant>>,
-    /// A dialog storm's script is being stopped.
-    stopping: std::sync::atomic::AtomicBool,
+    /// Why this tab can no longer be used (a dialog storm): the next action replaces it first.
+    pub hogged: Mutex<Option<String>>,
 }
 
 /// Rewrites of the main frame's document requests: the session's middleware on every one, and
@@ -222,10 +221,18 @@ impl Page {
     /// close) and the target closed. Its death is expected, so nobody is told it crashed.
     pub(crate) async fn kill_tab(&self) {
         self.task.abort();
+        // The renderer dies before it can answer; its crash event marks the target dead. Wait
+        // for that (briefly), so a new tab of the same site cannot land in the dying process.
         let _ = self
             .conn
-            .exec_on(&self.session, &CrashPage {}, Duration::from_secs(1))
+            .exec_on(&self.session, &CrashPage {}, Duration::from_millis(200))
             .await;
+        for _ in 0..40 {
+            if self.dead_reason().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let close = CloseTarget {
             target_id: self.target_id.clone(),
         };
@@ -596,46 +603,26 @@ fn handle_event(
                 p["message"].as_str().unwrap_or("")
             );
             PageState::push(&state.console, "dialog", msg);
-            // A script looping on alert() would hold the page forever: stop it, once per
-            // storm (the termination lands as the dialog returns into the script).
-            let stop = state.dialog_storm()
-                && !state
-                    .stopping
-                    .swap(true, std::sync::atomic::Ordering::SeqCst);
-            if stop {
-                PageState::push(
-                    &state.errors,
-                    "dialog",
-                    format!(
-                        "the page opened more than {DIALOG_STORM} dialogs within {} s: pagepilot stops its dialogs",
-                        DIALOG_STORM_WINDOW.as_secs()
-                    ),
+            if state.dialog_storm() {
+                let why = format!(
+                    "the page opened more than {DIALOG_STORM} dialogs within {} s",
+                    DIALOG_STORM_WINDOW.as_secs()
                 );
+                if let Ok(mut h) = state.hogged.lock() {
+                    if h.is_none() {
+                        PageState::push(
+                            &state.errors,
+                            "dialog",
+                            format!("{why}: its tab will be replaced"),
+                        );
+                        *h = Some(why);
+                    }
+                }
             }
-            let (conn, session, state) = (conn.clone(), session.to_string(), state.clone());
+            let (conn, session) = (conn.clone(), session.to_string());
             tokio::spawn(async move {
                 let accept = HandleJavaScriptDialog { accept: true };
                 let _ = conn.exec_on(&session, &accept, CALL_TIMEOUT).await;
-                if stop {
-                    // Chromium cannot terminate a script that sits in a dialog, but it runs
-                    // ours between two of them: the page's dialog functions now throw, which
-                    // ends the loop (a loop that swallows that is a busy loop, which the
-                    // action deadline's recovery terminates).
-                    let silence = Evaluate {
-                        expression: STOP_DIALOGS.into(),
-                        context_id: None,
-                        return_by_value: true,
-                        await_promise: false,
-                        timeout: 2000,
-                    };
-                    let _ = conn.exec_on(&session, &silence, CALL_TIMEOUT).await;
-                    if let Ok(mut d) = state.dialogs.lock() {
-                        d.clear();
-                    }
-                    state
-                        .stopping
-                        .store(false, std::sync::atomic::Ordering::SeqCst);
-                }
             });
         }
         "Target.attachedToTarget" => {
