@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::auth::Tenant;
 use super::bounds;
-use super::errors::{parse_json, parse_json_or_default, ApiError, Body};
+use super::errors::{bad_query, parse_json, parse_json_or_default, ApiError, Body};
 use super::{parsed_for, ts, AppState};
 use crate::engine::{Action, EngineError};
 use crate::sessions::record::reason;
@@ -185,16 +185,11 @@ async fn list(
     Tenant(tenant): Tenant,
     query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let axum::extract::Query(q) =
-        query.map_err(|e| ApiError::bad_request(format!("query: {}", e.body_text())))?;
-    let max = crate::sessions::MAX_PAGE_SIZE as i64;
-    let size = bounds::opt_int_in("page_size", q.page_size, 1, max)
-        .map_err(ApiError::bad_request)?
-        .unwrap_or(100);
+    let axum::extract::Query(q) = query.map_err(bad_query)?;
+    let size = bounds::page_size("page_size", q.page_size).map_err(ApiError::bad_request)?;
     let page = bounds::opt_int_in("page", q.page, 1, 1_000_000_000)
         .map_err(ApiError::bad_request)?
         .unwrap_or(1);
-    let size = usize::try_from(size).unwrap_or(100);
     let offset = usize::try_from(page.saturating_sub(1))
         .unwrap_or(usize::MAX)
         .saturating_mul(size);

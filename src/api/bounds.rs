@@ -6,6 +6,18 @@
 /// this bound only keeps every later time computation far from overflowing.
 pub const MAX_MINUTES: i64 = 525_600;
 
+/// Sessions in one list answer when the client names no size.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+/// A list's page size as `field` names it: 1..[`MAX_PAGE_SIZE`](crate::sessions::MAX_PAGE_SIZE),
+/// default [`DEFAULT_PAGE_SIZE`].
+pub fn page_size(field: &str, v: Option<i64>) -> Result<usize, String> {
+    let max = i64::try_from(crate::sessions::MAX_PAGE_SIZE).unwrap_or(i64::MAX);
+    Ok(opt_int_in(field, v, 1, max)?
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(DEFAULT_PAGE_SIZE))
+}
+
 /// `v` when `min <= v <= max`; otherwise a message naming `field` and the range.
 pub fn int_in(field: &str, v: i64, min: i64, max: i64) -> Result<u64, String> {
     if (min..=max).contains(&v) {

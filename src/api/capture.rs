@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::auth::Tenant;
 use super::bounds;
-use super::errors::{parse_json, parse_json_or_default, ApiError, Body};
+use super::errors::{bad_query, parse_json, parse_json_or_default, ApiError, Body};
 use super::{parsed_for, ts, AppState};
 use crate::engine::Action;
 use crate::sessions::{ActionRequest, CreateRequest, SessionError, SessionRecord, Status};
@@ -172,13 +172,11 @@ async fn list(
     Tenant(tenant): Tenant,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request(format!("query: {}", e.body_text())))?;
-    let max = crate::sessions::MAX_PAGE_SIZE as i64;
-    let limit = bounds::opt_int_in("limit", q.limit, 1, max).map_err(ApiError::bad_request)?;
-    let offset =
-        bounds::opt_int_in("offset", q.offset, 0, i64::MAX).map_err(ApiError::bad_request)?;
-    let limit = usize::try_from(limit.unwrap_or(100)).unwrap_or(100);
-    let offset = usize::try_from(offset.unwrap_or(0)).unwrap_or(usize::MAX);
+    let Query(q) = query.map_err(bad_query)?;
+    let limit = bounds::page_size("limit", q.limit).map_err(ApiError::bad_request)?;
+    let offset = bounds::opt_int_in("offset", q.offset, 0, i64::MAX)
+        .map_err(ApiError::bad_request)?
+        .map_or(0, |o| usize::try_from(o).unwrap_or(usize::MAX));
     let page = st
         .sessions
         .list_page(&tenant, offset, limit)

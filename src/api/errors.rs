@@ -156,6 +156,11 @@ pub async fn json_payload_too_large(resp: Response) -> Response {
     resp
 }
 
+/// A query string that does not parse (`limit=abc`), in the protocol's error shape.
+pub fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::bad_request(format!("query: {}", e.body_text()))
+}
+
 /// Parses a JSON body, naming the failing field (`payload.fullPage: invalid type ...`).
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);

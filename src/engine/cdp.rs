@@ -400,7 +400,7 @@ fn leading_id(head: &[u8]) -> Option<u64> {
     std::str::from_utf8(&digits).ok()?.parse().ok()
 }
 
-/// A message's envelope, read without materialising its payload.
+/// A large message's envelope, read without materialising its payload.
 #[derive(Deserialize)]
 struct Envelope<'a> {
     id: Option<u64>,
@@ -425,7 +425,36 @@ struct Parsed {
     error: Option<Value>,
 }
 
+/// A message read in one pass (everything up to [`MAX_EVENT`] bytes: nearly all of them).
+#[derive(Deserialize)]
+struct Whole {
+    id: Option<u64>,
+    method: Option<String>,
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+    #[serde(default)]
+    params: Value,
+    #[serde(default)]
+    result: Value,
+    error: Option<Value>,
+}
+
 fn parse(bytes: &[u8]) -> Option<Parsed> {
+    if bytes.len() <= MAX_EVENT {
+        let Ok(m) = serde_json::from_slice::<Whole>(bytes) else {
+            tracing::warn!(size = bytes.len(), "unparseable CDP message dropped");
+            return None;
+        };
+        return Some(Parsed {
+            id: m.id,
+            method: m.method,
+            session: m.session_id,
+            params: m.params,
+            result: m.result,
+            error: m.error,
+        });
+    }
+    // A large message: read its envelope first, so an oversized event is never materialised.
     let Ok(env) = serde_json::from_slice::<Envelope>(bytes) else {
         tracing::warn!(size = bytes.len(), "unparseable CDP message dropped");
         return None;

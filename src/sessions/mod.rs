@@ -520,10 +520,7 @@ impl Sessions {
             Err(join) => {
                 tracing::error!(session = %id, error = %join, "an action panicked; ending its session");
                 let why = format!("an action of type `{kind}` failed inside the server");
-                let _ = self
-                    .end(id, Status::Error, reason::INTERNAL_ERROR, Some(why.clone()))
-                    .await;
-                self.drop_live(id).await;
+                self.fail(id, reason::INTERNAL_ERROR, why.clone()).await;
                 return Err(SessionError::Engine(EngineError::Internal(format!(
                     "{why}; the session was ended"
                 ))));
@@ -542,15 +539,7 @@ impl Sessions {
                 }
                 if let EngineError::Unresponsive(why) = &error {
                     tracing::warn!(session = %id, %why, "page hung; ending its session");
-                    let _ = self
-                        .end(
-                            id,
-                            Status::Error,
-                            reason::PAGE_UNRESPONSIVE,
-                            Some(why.clone()),
-                        )
-                        .await;
-                    self.drop_live(id).await;
+                    self.fail(id, reason::PAGE_UNRESPONSIVE, why.clone()).await;
                 }
                 Err(SessionError::Action {
                     error,
@@ -581,8 +570,7 @@ impl Sessions {
             } else {
                 reason::PAGE_CRASHED
             };
-            let _ = self.end(id, Status::Error, r, Some(why)).await;
-            self.drop_live(id).await;
+            self.fail(id, r, why).await;
         }
         match self.inner.store.get(id).await {
             Ok(Some(rec)) if !rec.is_active() => SessionError::NotActive(Box::new(rec)),
@@ -685,6 +673,13 @@ impl Sessions {
         if let Some(c) = &self.inner.cluster {
             c.leave().await;
         }
+    }
+
+    /// Ends a session here in `error` with `why` (once: a session already ended stays as it
+    /// was) and releases its browser side.
+    async fn fail(&self, id: &str, reason: &str, why: String) {
+        let _ = self.end(id, Status::Error, reason, Some(why)).await;
+        self.drop_live(id).await;
     }
 
     async fn drop_live(&self, id: &str) {
@@ -893,15 +888,8 @@ async fn death_watch(
             })
             .unwrap_or_default();
         for id in ids {
-            let _ = s
-                .end(
-                    &id,
-                    Status::Error,
-                    reason::BROWSER_CRASHED,
-                    Some(death.reason.clone()),
-                )
+            s.fail(&id, reason::BROWSER_CRASHED, death.reason.clone())
                 .await;
-            s.drop_live(&id).await;
         }
     }
 }
@@ -947,7 +935,6 @@ async fn page_watch(
         } else {
             reason::PAGE_CRASHED
         };
-        let _ = s.end(&id, Status::Error, why, Some(ev.reason)).await;
-        s.drop_live(&id).await;
+        s.fail(&id, why, ev.reason).await;
     }
 }

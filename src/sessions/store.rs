@@ -172,14 +172,14 @@ impl SessionStore for MemoryStore {
                 r.closed_at
                     .is_none_or(|c| now.signed_duration_since(c) < ENDED_RETENTION)
             });
-            let mut ended: Vec<(DateTime<Utc>, String)> = m
-                .values()
-                .filter_map(|r| r.closed_at.map(|c| (c, r.id.clone())))
-                .collect();
-            if ended.len() > self.max_ended {
-                ended.sort_unstable();
-                let drop = ended.len() - self.max_ended;
-                for (_, id) in ended.into_iter().take(drop) {
+            let ended = m.values().filter(|r| r.closed_at.is_some()).count();
+            if ended > self.max_ended {
+                let mut oldest: Vec<(DateTime<Utc>, String)> = m
+                    .values()
+                    .filter_map(|r| r.closed_at.map(|c| (c, r.id.clone())))
+                    .collect();
+                oldest.sort_unstable();
+                for (_, id) in oldest.into_iter().take(ended - self.max_ended) {
                     m.remove(&id);
                 }
             }

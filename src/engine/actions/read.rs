@@ -338,15 +338,16 @@ pub async fn content(page: &Page, c: &Content) -> Result<ActionOutput, EngineErr
         Value::String(s) => s,
         _ => String::new(),
     };
-    let format = c.format;
-    // html2text on megabytes of HTML is heavy: off the async runtime.
-    let content = tokio::task::spawn_blocking(move || match format {
+    let content = match c.format {
         Format::Html => raw,
-        Format::Text => action_space::markdown::clean_text(&raw),
-        Format::Markdown => action_space::markdown::from_html(&raw),
-    })
-    .await
-    .map_err(|e| EngineError::Internal(format!("content conversion failed: {e}")))?;
+        // html2text on megabytes of HTML is heavy: off the async runtime.
+        format => tokio::task::spawn_blocking(move || match format {
+            Format::Text => action_space::markdown::clean_text(&raw),
+            _ => action_space::markdown::from_html(&raw),
+        })
+        .await
+        .map_err(|e| EngineError::Internal(format!("content conversion failed: {e}")))?,
+    };
     Ok(output([
         ("format", Value::from(name)),
         ("content", Value::from(content)),
