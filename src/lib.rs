@@ -1,5 +1,5 @@
 //! pagepilot: stateful headless-browser sessions for LLM agents and scripts.
-//! Data flows one way: api -> sessions -> engine -> action_space (DESIGN.md).
+//! Data flows one way: api -> sessions -> engine -> action_space (docs/architecture.md).
 
 pub mod api;
 pub mod config;

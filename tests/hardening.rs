@@ -162,6 +162,9 @@ async fn client_numbers_are_range_checked_at_the_edge() {
         json!({ "max_duration_minutes": 1e300 }),
         json!({ "max_steps": 9223372036854775808u64 }),
         json!({ "viewport_height": 0 }),
+        json!({ "viewport_width": -1 }),
+        json!({ "idle_timeout_minutes": "9".repeat(100_000) }),
+        json!({ "user_agent": 5 }),
     ] {
         let (status, v) = pp
             .send(
@@ -249,9 +252,28 @@ async fn client_numbers_are_range_checked_at_the_edge() {
         .await;
 
     // Lists are paged.
-    for q in ["limit=0", "limit=501", "offset=-1", "limit=abc", "page=2"] {
+    let long = "9".repeat(50_000);
+    for q in [
+        "limit=0".to_string(),
+        "limit=501".into(),
+        "limit=-1".into(),
+        "limit=1e300".into(),
+        "offset=-1".into(),
+        "offset=9223372036854775808".into(),
+        "limit=abc".into(),
+        "page=2".into(),
+        format!("limit={long}"),
+    ] {
         let (status, v) = pp
             .send(Method::GET, &format!("/v1/sessions?{q}"), Some(ALICE), None)
+            .await;
+        assert_eq!(status, 400, "{}: {v}", &q[..q.len().min(40)]);
+        let field = q.split('=').next().unwrap();
+        assert!(v["error"].as_str().unwrap().contains(field), "{v}");
+    }
+    for q in ["page=0", "page=-3", "page_size=0", "page_size=1e300"] {
+        let (status, v) = pp
+            .send(Method::GET, &format!("/sessions?{q}"), Some(ALICE), None)
             .await;
         assert_eq!(status, 400, "{q}: {v}");
     }
@@ -409,6 +431,28 @@ async fn hostile_numbers_and_headers_do_not_panic_socket_tasks() {
             let (_, rec) = pp.get(ALICE, &id).await;
             assert_eq!(rec["session"]["status"], "closed", "{rec}");
         }
+    }
+    // A response body over 16 MiB fails the goto on both clients; the session goes on.
+    for client in ["standard", "browser"] {
+        let (mut ws, _) = Ws::open(&pp, ALICE, json!({ "client": client })).await;
+        let v = ws
+            .call(json!({ "action": "goto", "url": fx.url("/big?mib=17") }))
+            .await;
+        assert_eq!(v["type"], "error", "{client}: {v}");
+        assert_eq!(v["code"], 502, "{client}: {v}");
+        let message = v["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("larger than 16777216 bytes"),
+            "{client}: {v}"
+        );
+        let v = ws
+            .call(json!({ "action": "goto", "url": fx.url("/ws/landing.html") }))
+            .await;
+        assert_eq!(v["status_code"], 200, "{client}: {v}");
+        assert_eq!(
+            ws.call(json!({ "action": "close" })).await["action"],
+            "closed"
+        );
     }
     let (_, v) = pp
         .send(Method::GET, "/v1/sessions", Some(ALICE), None)

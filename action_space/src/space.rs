@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::snapshot::{Node, Snapshot};
 
-/// What running an id does. DESIGN.md: the id's kind decides the action.
+/// What running an id does: the id's kind decides the action (README, "How the action space is built").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {

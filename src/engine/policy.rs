@@ -1,4 +1,4 @@
-//! Navigation policy (DESIGN.md, Security). Checked for `goto` before the browser moves and,
+//! Navigation policy (docs/security.md). Checked for `goto` before the browser moves and,
 //! through CDP Fetch interception, for every request a page makes: redirects, iframes,
 //! subresources, fetch/XHR.
 

@@ -15,6 +15,17 @@ use serde_json::{Map, Value};
 pub use cookies::Cookie;
 pub use middleware::Middleware;
 
+/// Largest response body kept, by either client; a bigger one fails the navigation instead of
+/// filling memory.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The failure of a navigation whose response body is over [`MAX_BODY_BYTES`].
+pub fn body_too_large(url: &str) -> crate::engine::EngineError {
+    crate::engine::EngineError::Navigation(format!(
+        "the response body of {url} is larger than {MAX_BODY_BYTES} bytes"
+    ))
+}
+
 /// Methods a request may use (seed 004's list).
 pub const METHODS: &[&str] = &[
     "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "TRACE", "CONNECT",

@@ -10,12 +10,10 @@ use cookie_store::{CookieStore, RawCookie};
 use crate::engine::policy::Policy;
 use crate::engine::EngineError;
 use crate::exchange::{
-    middleware, mime_of, user_agent, Cookie, Exchanged, HttpRequest, Middleware, Redirect,
-    RedirectKind, Side,
+    body_too_large, middleware, mime_of, user_agent, Cookie, Exchanged, HttpRequest, Middleware,
+    Redirect, RedirectKind, Side, MAX_BODY_BYTES,
 };
 
-/// Largest response body kept; a bigger one fails the navigation instead of filling memory.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// First retry waits this long; each next one twice as long, at most `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -185,10 +183,8 @@ async fn finish(
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(EngineError::Navigation(format!(
-                        "the response body of {url} is larger than {MAX_BODY_BYTES} bytes"
-                    )));
+                if body.len().saturating_add(chunk.len()) > MAX_BODY_BYTES {
+                    return Err(body_too_large(&url));
                 }
                 body.extend_from_slice(&chunk);
             }

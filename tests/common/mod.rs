@@ -45,6 +45,7 @@ impl Fixtures {
             .route("/echo", axum::routing::any(echo))
             .route("/flaky", get(flaky))
             .route("/header", get(with_header))
+            .route("/big", get(big_body))
             .with_state(Arc::new(std::sync::Mutex::new(
                 std::collections::HashMap::new(),
             )))
@@ -188,6 +189,18 @@ async fn with_header(Query(q): Query<HeaderQuery>) -> Response {
         resp.headers_mut().append(n, v);
     }
     resp
+}
+
+#[derive(serde::Deserialize)]
+struct BigQuery {
+    mib: usize,
+}
+
+/// An HTML page of `mib` MiB (a body over the clients' cap).
+async fn big_body(Query(q): Query<BigQuery>) -> Response {
+    let mut page = String::from("<title>big</title><p>");
+    page.push_str(&"b".repeat(q.mib.min(64) * 1024 * 1024));
+    ([(header::CONTENT_TYPE, "text/html")], page).into_response()
 }
 
 #[derive(serde::Deserialize)]

@@ -22,7 +22,9 @@ use crate::engine::protocol::{
 };
 use crate::engine::EngineError;
 use crate::exchange::cookies::SameSite;
-use crate::exchange::{Cookie, Exchanged, Navigation, Redirect, RedirectKind, Side};
+use crate::exchange::{
+    body_too_large, Cookie, Exchanged, Navigation, Redirect, RedirectKind, Side, MAX_BODY_BYTES,
+};
 
 /// Longest wait for the main document's body once its page is ready.
 const BODY_WAIT: Duration = Duration::from_secs(10);
@@ -140,11 +142,26 @@ async fn navigate(
         })
         .await
         .unwrap_or(false);
+        // A body over the cap is not fetched from the browser at all (as the standard client
+        // stops reading it): the goto fails saying so.
+        let doc_url = || {
+            log.docs
+                .get(&loader)
+                .map(|d| d.url.clone())
+                .unwrap_or_default()
+        };
+        let received = log.docs.get(&loader).map_or(0.0, |d| d.received);
+        if received > MAX_BODY_BYTES as f64 {
+            return Err(body_too_large(&doc_url()));
+        }
         let body = if finished {
             body_of(page, &loader).await
         } else {
             None
         };
+        if body.as_ref().is_some_and(|b| b.len() > MAX_BODY_BYTES) {
+            return Err(body_too_large(&doc_url()));
+        }
         // A document that redirects once ready: a refresh (meta tag or header) that it
         // declares, or a navigation a script already asked for. Only a declared refresh is
         // waited for, so other gotos pay nothing.
@@ -465,6 +482,8 @@ struct Doc {
     set_cookies: Vec<String>,
     /// The body is complete (true) or failed (false).
     finished: Option<bool>,
+    /// Bytes received for it, as Chromium counts them when it finished.
+    received: f64,
 }
 
 impl Doc {
@@ -543,6 +562,7 @@ impl Recorder {
             "Network.loadingFinished" | "Network.loadingFailed" => {
                 if let Some(doc) = self.docs.get_mut(id) {
                     doc.finished = Some(ev.method == "Network.loadingFinished");
+                    doc.received = p["encodedDataLength"].as_f64().unwrap_or(0.0);
                 }
             }
             // A new document: redirects asked for before it are done with (Chromium may

@@ -149,7 +149,7 @@ pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput
     Ok(out)
 }
 
-/// Runs an agent id: its kind decides the action (DESIGN.md): text input -> fill (value,
+/// Runs an agent id: its kind decides the action (README, "How the action space is built"): text input -> fill (value,
 /// optional Enter), select -> choose an option, checkbox/radio -> check/uncheck, else click.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Step {
