@@ -31,6 +31,8 @@ async fn main() {
         allow_private_network: true,
         deny_hosts: vec![],
         max_tabs: 10,
+        hosts: Default::default(),
+        upstream_proxies: vec![],
     })
     .await
     .expect("engine");

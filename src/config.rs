@@ -18,6 +18,11 @@ pub struct Config {
     /// Hosts (names or IP literals) every page is refused, on top of the built-in rules.
     #[serde(deserialize_with = "list")]
     pub deny_hosts: Vec<String>,
+    /// Static host entries as `name=address` (`intranet.test=10.0.0.7`), consulted before
+    /// DNS by the navigation policy and the egress proxy; the address is judged like any DNS
+    /// answer.
+    #[serde(deserialize_with = "list")]
+    pub hosts: Vec<String>,
     /// Capture-style API secrets as `userId:secret`; stored hashed once loaded.
     #[serde(deserialize_with = "list")]
     pub api_secrets: Vec<String>,
@@ -95,6 +100,7 @@ impl Default for Config {
                 .unwrap_or_else(|| "/usr/bin/chromium".into()),
             allow_private_network: false,
             deny_hosts: Vec::new(),
+            hosts: Vec::new(),
             api_secrets: Vec::new(),
             oauth_clients: Vec::new(),
             jwt_secret: None,
@@ -204,6 +210,22 @@ impl Config {
             .collect()
     }
 
+    /// The static host entries (`hosts`), by name; `check` has validated them.
+    pub fn host_entries(&self) -> std::collections::HashMap<String, Vec<std::net::IpAddr>> {
+        let mut map: std::collections::HashMap<String, Vec<std::net::IpAddr>> = Default::default();
+        for (name, ip) in self.hosts.iter().filter_map(|h| parse_host_entry(h)) {
+            map.entry(name).or_default().push(ip);
+        }
+        map
+    }
+
+    /// Every upstream proxy a session may chain to: `proxy_server` and the named ones.
+    pub fn upstream_proxies(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.proxy_server.iter().cloned().collect();
+        all.extend(self.named_proxies().into_values());
+        all
+    }
+
     /// Merges the layers. `file` is the `--config` TOML, if any.
     pub fn load(file: Option<&std::path::Path>, flags: Overrides) -> Result<Config, String> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
@@ -248,6 +270,17 @@ impl Config {
                 "ws_idle_timeout_seconds and ws_handshake_timeout_seconds must be at least 1"
                     .into(),
             );
+        }
+        for h in &self.hosts {
+            if parse_host_entry(h).is_none() {
+                return Err(format!(
+                    "hosts entry `{h}` must look like name=address (intranet.test=10.0.0.7)"
+                ));
+            }
+        }
+        for p in self.upstream_proxies() {
+            crate::engine::egress::Upstream::parse(&p)
+                .map_err(|e| format!("proxy_server / fetch_proxies: {e}"))?;
         }
         for p in &self.fetch_proxies {
             match p.split_once('=') {
@@ -353,6 +386,19 @@ fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     })
 }
 
+/// `name=address` of the `hosts` setting.
+fn parse_host_entry(entry: &str) -> Option<(String, std::net::IpAddr)> {
+    let (name, ip) = entry.split_once('=')?;
+    let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ip = ip
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
+    (!name.is_empty()).then_some((name, ip))
+}
+
 #[cfg(test)]
 #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
 mod tests {
@@ -438,6 +484,18 @@ mod tests {
                     "not a url",
                     "http://10.0.0.1:8022",
                     "advertise_url",
+                ),
+                (
+                    "PAGEPILOT_HOSTS",
+                    "no-equals",
+                    "intra.test=10.0.0.7",
+                    "hosts",
+                ),
+                (
+                    "PAGEPILOT_PROXY_SERVER",
+                    "socks5://proxy:1080",
+                    "http://proxy:3128",
+                    "proxy_server",
                 ),
             ] {
                 jail.set_env(key, bad);

@@ -178,6 +178,8 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
         allow_private_network: cfg.allow_private_network,
         deny_hosts: cfg.deny_hosts.clone(),
         max_tabs: cfg.max_tabs_per_session,
+        hosts: cfg.host_entries(),
+        upstream_proxies: cfg.upstream_proxies(),
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -35,6 +35,7 @@ impl Browser {
     pub async fn start(
         chromium: &Path,
         window: (u32, u32),
+        egress: std::net::SocketAddr,
         generation: u64,
         deaths: broadcast::Sender<BrowserDeath>,
     ) -> Result<Arc<Self>, EngineError> {
@@ -44,7 +45,7 @@ impl Browser {
             from_browser,
             pid,
             profile,
-        } = launch::launch(chromium, window)?;
+        } = launch::launch(chromium, window, egress)?;
         let conn = Connection::over_pipes(to_browser, from_browser);
         let version = conn.exec(&GetVersion {}, Duration::from_secs(20)).await;
         let product = match version {

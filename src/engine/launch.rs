@@ -73,7 +73,11 @@ fn pipe_pair() -> Result<(OwnedFd, OwnedFd), EngineError> {
 
 /// Starts Chromium headless with its DevTools pipes in place. Whether it came up is seen by the
 /// caller's first command over the pipe (an early exit reads as end-of-pipe).
-pub fn launch(chromium: &Path, window: (u32, u32)) -> Result<Launched, EngineError> {
+pub fn launch(
+    chromium: &Path,
+    window: (u32, u32),
+    egress: std::net::SocketAddr,
+) -> Result<Launched, EngineError> {
     let profile = ProfileDir::create()?;
     let mut cmd = Command::new(chromium);
     cmd.args([
@@ -98,6 +102,12 @@ pub fn launch(chromium: &Path, window: (u32, u32)) -> Result<Launched, EngineErr
         "--disable-features=BackForwardCache",
         "--remote-debugging-pipe",
     ])
+    // Every request goes through the egress proxy (engine/egress), loopback included: an
+    // empty bypass list minus Chromium's implicit loopback rule. WebRTC may use UDP only
+    // through a proxy, which ours is not, so it falls back to TCP through the proxy or fails.
+    .arg(format!("--proxy-server=http://{egress}"))
+    .arg("--proxy-bypass-list=<-loopback>")
+    .arg("--webrtc-ip-handling-policy=disable_non_proxied_udp")
     .arg(format!("--window-size={},{}", window.0, window.1))
     .arg(format!("--user-data-dir={}", profile.path().display()))
     .arg("about:blank")

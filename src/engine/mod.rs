@@ -4,6 +4,7 @@
 pub mod actions;
 mod browser;
 pub mod cdp;
+pub mod egress;
 mod error;
 mod launch;
 pub mod page;
@@ -37,6 +38,10 @@ pub struct EngineConfig {
     pub deny_hosts: Vec<String>,
     /// Tabs one session may hold; a popup past it is closed and reported.
     pub max_tabs: usize,
+    /// Static host entries for the policy and the egress proxy (`hosts`).
+    pub hosts: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
+    /// Every upstream proxy URL a session may chain to (`proxy_server`, `fetch_proxies`).
+    pub upstream_proxies: Vec<String>,
 }
 
 /// What `/healthz` shows of the browser.
@@ -58,6 +63,7 @@ pub struct Engine {
 struct Inner {
     cfg: EngineConfig,
     env: PageEnv,
+    egress: Arc<egress::Egress>,
     browser: tokio::sync::Mutex<Option<Arc<Browser>>>,
     /// Last browser seen alive, readable without awaiting the launch lock.
     current: Mutex<Option<Arc<Browser>>>,
@@ -72,13 +78,18 @@ impl Engine {
     /// Launches the browser and starts filling the pool in the background.
     pub async fn start(cfg: EngineConfig) -> Result<Self, EngineError> {
         let (deaths, _) = broadcast::channel(64);
-        let policy = Arc::new(Policy::new(
-            cfg.allow_private_network,
-            cfg.deny_hosts.clone(),
-        ));
+        let policy = Arc::new(
+            Policy::new(cfg.allow_private_network, cfg.deny_hosts.clone())
+                .with_hosts(cfg.hosts.clone()),
+        );
+        let failures = Arc::new(egress::Failures::default());
+        let egress = Arc::new(
+            egress::Egress::start(policy.clone(), failures.clone(), &cfg.upstream_proxies).await?,
+        );
         let (gone, _) = broadcast::channel(256);
         let env = PageEnv {
             policy,
+            failures,
             viewport: cfg.viewport,
             gone,
         };
@@ -86,6 +97,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 cfg,
                 env,
+                egress,
                 browser: tokio::sync::Mutex::new(None),
                 current: Mutex::new(None),
                 pool: Mutex::new(Vec::new()),
@@ -104,6 +116,11 @@ impl Engine {
 
     pub fn policy(&self) -> &Policy {
         &self.inner.env.policy
+    }
+
+    /// The egress proxy, for clients that fetch without the browser.
+    pub fn egress(&self) -> &egress::Egress {
+        &self.inner.egress
     }
 
     /// The navigation policy, for clients that fetch without the browser.
@@ -134,6 +151,7 @@ impl Engine {
         let b = Browser::start(
             &self.inner.cfg.chromium,
             self.inner.cfg.viewport,
+            self.inner.egress.direct(),
             generation,
             self.inner.deaths.clone(),
         )
@@ -152,6 +170,13 @@ impl Engine {
         opts: &PageOptions,
     ) -> Result<Page, EngineError> {
         let browser = self.browser().await?;
+        // A session that chains to an upstream gets the egress listener that does so.
+        let ctx = &ContextOptions {
+            proxy_server: match &ctx.proxy_server {
+                Some(up) => Some(self.inner.egress.proxy_url(Some(up))?),
+                None => None,
+            },
+        };
         let pooled = if ctx.proxy_server.is_none() {
             self.take_pooled(browser.generation)
         } else {

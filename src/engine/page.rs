@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::browser::Browser;
 use super::cdp::{CdpError, Connection, Event};
+use super::egress::{Failures, NetError, NET_ERROR_HEADER};
 use super::policy::Policy;
 use super::protocol::*;
 use super::EngineError;
@@ -35,6 +36,8 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct PageEnv {
     pub policy: Arc<Policy>,
+    /// The egress proxy's recent connection failures, to name them to the agent.
+    pub failures: Arc<Failures>,
     pub viewport: (u32, u32),
     /// Told when a page's target goes away without being closed on purpose.
     pub gone: tokio::sync::broadcast::Sender<PageGone>,
@@ -94,6 +97,8 @@ pub struct PageState {
     dialogs: Mutex<VecDeque<std::time::Instant>>,
     /// Why this tab can no longer be used (a dialog storm): the next action replaces it first.
     pub hogged: Mutex<Option<String>>,
+    /// The egress proxy's recent connection failures (shared by every page).
+    pub net_failures: Arc<Failures>,
 }
 
 /// Rewrites of the main frame's document requests: the session's middleware on every one, and
@@ -280,7 +285,10 @@ impl Page {
         conn.register_target(&session, &target_id);
         let events = conn.events(&session)?;
 
-        let state = Arc::new(PageState::default());
+        let state = Arc::new(PageState {
+            net_failures: env.failures.clone(),
+            ..PageState::default()
+        });
         let task = tokio::spawn(event_loop(
             conn.clone(),
             session.clone(),
@@ -532,6 +540,46 @@ fn handle_event(
 ) {
     let p = &ev.params;
     match ev.method.as_str() {
+        // A document's answer: the egress proxy's failure answer becomes the network error
+        // a direct connection would have given; everything else goes on untouched.
+        "Fetch.requestPaused"
+            if p.get("responseStatusCode").is_some() || p.get("responseErrorReason").is_some() =>
+        {
+            let request_id = p["requestId"].as_str().unwrap_or_default().to_string();
+            let failed = p["responseHeaders"].as_array().and_then(|hs| {
+                hs.iter()
+                    .find(|h| {
+                        h["name"]
+                            .as_str()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(NET_ERROR_HEADER))
+                    })
+                    .and_then(|h| h["value"].as_str())
+                    .and_then(NetError::from_reason)
+            });
+            let (conn, session) = (conn.clone(), session.to_string());
+            tokio::spawn(async move {
+                let done = match failed {
+                    Some(net) => {
+                        let fail = FailRequest {
+                            request_id,
+                            error_reason: net.reason(),
+                        };
+                        conn.exec_on(&session, &fail, CALL_TIMEOUT)
+                            .await
+                            .map(|_| ())
+                    }
+                    None => conn
+                        .exec_on(&session, &ContinueResponse { request_id }, CALL_TIMEOUT)
+                        .await
+                        .map(|_| ()),
+                };
+                if let Err(e) = done {
+                    if !matches!(e, CdpError::TargetGone(_) | CdpError::Closed(_)) {
+                        tracing::debug!(%e, "answering a paused response failed");
+                    }
+                }
+            });
+        }
         "Fetch.requestPaused" => {
             let (conn, session, state, policy) = (
                 conn.clone(),
@@ -632,18 +680,30 @@ fn handle_event(
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
+            let kind = p
+                .pointer("/targetInfo/type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let (conn, state, policy) = (conn.clone(), state.clone(), policy.clone());
-            tokio::spawn(async move { watch_child(conn, child, target, state, policy).await });
+            tokio::spawn(
+                async move { watch_child(conn, child, target, kind, state, policy).await },
+            );
         }
         _ => {}
     }
 }
 
 /// A cross-site iframe or worker: enforce the policy on its requests too, then let it run.
+/// A target that cannot take interception (other than a dedicated worker, which has no
+/// Fetch domain) is closed as soon as that is known. Every
+/// byte still goes through the egress proxy, which is the chokepoint; this layer is what
+/// makes refusals show in the session's `errors`.
 async fn watch_child(
     conn: Connection,
     session: String,
     target: String,
+    kind: String,
     state: Arc<PageState>,
     policy: Arc<Policy>,
 ) {
@@ -651,26 +711,50 @@ async fn watch_child(
     let Ok(mut events) = conn.events(&session) else {
         return;
     };
-    let enable = conn
-        .exec_on(&session, &FetchEnable::all_requests(), CALL_TIMEOUT)
-        .await;
-    if let Err(e) = enable {
-        tracing::debug!(%e, "child target without Fetch");
-    }
-    let auto_attach = SetAutoAttach {
-        auto_attach: true,
-        wait_for_debugger_on_start: true,
-        flatten: true,
+    // Sent back to back, not awaited in turn: CDP keeps a session's command order, so
+    // interception is on before the target's first line runs. The answers are awaited on a
+    // task of their own while this loop already answers the target's paused requests: a
+    // service worker's own script is one of them, and it resumes only once that is loaded.
+    let setup = {
+        let (conn, session, target) = (conn.clone(), session.clone(), target.clone());
+        tokio::spawn(async move {
+            let fetch = FetchEnable::all_requests();
+            // Only frames and dedicated workers start targets of their own.
+            let nests = kind != "service_worker" && kind != "shared_worker";
+            let auto_attach = SetAutoAttach {
+                auto_attach: true,
+                wait_for_debugger_on_start: true,
+                flatten: true,
+            };
+            let (enable, _, _) = tokio::join!(
+                conn.exec_on(&session, &fetch, CALL_TIMEOUT),
+                async {
+                    if nests {
+                        let _ = conn.exec_on(&session, &auto_attach, CALL_TIMEOUT).await;
+                    }
+                },
+                conn.exec_on(&session, &RunIfWaitingForDebugger {}, CALL_TIMEOUT),
+            );
+            match enable {
+                Ok(_) => {}
+                // Dedicated workers have no Fetch domain: their requests pass their parent's.
+                Err(CdpError::Protocol { code: -32601, .. }) if kind == "worker" => {}
+                Err(CdpError::TargetGone(_) | CdpError::Closed(_)) => {}
+                Err(e) => {
+                    tracing::warn!(%e, %kind, "interception could not be installed: closing the target");
+                    let _ = conn
+                        .exec(&CloseTarget { target_id: target }, CALL_TIMEOUT)
+                        .await;
+                }
+            }
+        })
     };
-    let _ = conn.exec_on(&session, &auto_attach, CALL_TIMEOUT).await;
-    let _ = conn
-        .exec_on(&session, &RunIfWaitingForDebugger {}, CALL_TIMEOUT)
-        .await;
     while let Ok(ev) = events.recv().await {
         if ev.method == "Fetch.requestPaused" || ev.method == "Target.attachedToTarget" {
             handle_event(&conn, &session, None, ev, &state, &policy);
         }
     }
+    setup.abort();
     conn.unregister_target(&session);
 }
 

@@ -3,7 +3,7 @@
 //! subresources, fetch/XHR.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,20 @@ pub struct Policy {
     allow_private: bool,
     /// Operator-denied hosts: exact host names or IP literals, always refused.
     deny_hosts: Vec<String>,
+    /// Static host entries (`hosts`), consulted before DNS like /etc/hosts.
+    hosts: HashMap<String, Vec<IpAddr>>,
     dns: Mutex<HashMap<String, (Instant, Vec<IpAddr>)>>,
+}
+
+/// Why [`Policy::addresses`] has nothing to connect to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The policy refuses the host or an address it resolves to.
+    #[error("{0}")]
+    Policy(String),
+    /// The name has no address (or the lookup timed out).
+    #[error("{0}")]
+    Unresolved(String),
 }
 
 /// What a URL needs before it can be judged.
@@ -38,7 +51,54 @@ impl Policy {
         Self {
             allow_private,
             deny_hosts,
+            hosts: HashMap::new(),
             dns: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Adds static host entries: `name` resolves to these addresses, which are then judged
+    /// like any DNS answer.
+    pub fn with_hosts(mut self, hosts: HashMap<String, Vec<IpAddr>>) -> Self {
+        self.hosts = hosts
+            .into_iter()
+            .map(|(name, ips)| (name.trim_end_matches('.').to_ascii_lowercase(), ips))
+            .collect();
+        self
+    }
+
+    /// The addresses a connection for `url` may go to: the host judged by name, resolved
+    /// once (static entries first, then DNS through the same cache the request checks use)
+    /// and every address judged. The egress proxy connects only to what this returns, so a
+    /// name that resolves to a refused address, or changes its answer between a check and
+    /// the connection (DNS rebinding), never reaches that address.
+    pub async fn addresses(&self, url: &Url) -> Result<Vec<SocketAddr>, Refusal> {
+        let port = url.port_or_known_default().unwrap_or(80);
+        match self.judge(url) {
+            Verdict::Refused(why) => Err(Refusal::Policy(why)),
+            Verdict::Allowed => Ok(match url.host() {
+                Some(Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
+                Some(Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
+                // `localhost` and `*.localhost`, allowed as loopback.
+                _ => vec![
+                    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+                    SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
+                ],
+            }),
+            Verdict::Resolve(host) => {
+                let ips = self.resolve(&host, port).await;
+                if ips.is_empty() {
+                    return Err(Refusal::Unresolved(format!(
+                        "host `{host}` does not resolve"
+                    )));
+                }
+                for ip in &ips {
+                    self.judge_ip(&host, *ip).map_err(Refusal::Policy)?;
+                }
+                Ok(ips
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, port))
+                    .collect())
+            }
         }
     }
 
@@ -126,6 +186,12 @@ impl Policy {
                 self.judge_ip(name, IpAddr::V4(v4))?;
             }
         }
+        // A denied address is denied however it is reached: by literal or by a name.
+        if self.deny_hosts.contains(&ip.to_string()) {
+            return Err(format!(
+                "address `{ip}` (of `{name}`) is denied by the operator"
+            ));
+        }
         if is_link_local_or_metadata(ip) {
             return Err(format!(
                 "address `{name}` is link-local or a metadata address and is always refused"
@@ -140,6 +206,9 @@ impl Policy {
     }
 
     async fn resolve(&self, host: &str, port: u16) -> Vec<IpAddr> {
+        if let Some(ips) = self.hosts.get(host) {
+            return ips.clone();
+        }
         if let Ok(cache) = self.dns.lock() {
             if let Some((at, ips)) = cache.get(host) {
                 if at.elapsed() < DNS_CACHE_TTL {
@@ -316,6 +385,73 @@ mod tests {
                 .contains("denied"));
             assert!(open.check_request("data:text/plain,hi").await.is_ok());
             assert!(open.check_request("file:///etc/passwd").await.is_err());
+        });
+    }
+
+    #[test]
+    fn addresses_are_judged_after_resolution() {
+        let hosts = HashMap::from([
+            ("inside.test".to_string(), vec!["10.0.0.7".parse().unwrap()]),
+            (
+                "denied.test".to_string(),
+                vec!["127.0.0.2".parse().unwrap()],
+            ),
+            (
+                "mixed.test".to_string(),
+                vec![
+                    "8.8.8.8".parse().unwrap(),
+                    "169.254.169.254".parse().unwrap(),
+                ],
+            ),
+            ("public.test".to_string(), vec!["8.8.8.8".parse().unwrap()]),
+        ]);
+        let strict = Policy::new(false, vec![]).with_hosts(hosts.clone());
+        let open = Policy::new(true, vec!["127.0.0.2".into()]).with_hosts(hosts);
+        let url = |s: &str| Url::parse(s).unwrap();
+        run(async {
+            // A name is judged by what it resolves to, once, and only that is connected to.
+            let inside = url("http://inside.test:8080/");
+            assert!(strict
+                .addresses(&inside)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("private"));
+            assert_eq!(
+                open.addresses(&inside).await.unwrap(),
+                vec!["10.0.0.7:8080".parse::<SocketAddr>().unwrap()]
+            );
+            let denied = url("http://denied.test/");
+            assert!(open
+                .addresses(&denied)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("denied"));
+            // One refused address among several refuses the name: a connection could pick it.
+            let mixed = url("https://mixed.test/");
+            assert!(open.addresses(&mixed).await.is_err());
+            assert_eq!(
+                strict
+                    .addresses(&url("https://public.test/"))
+                    .await
+                    .unwrap(),
+                vec!["8.8.8.8:443".parse::<SocketAddr>().unwrap()]
+            );
+            // Literals and localhost need no lookup.
+            assert_eq!(
+                open.addresses(&url("http://localhost:9/"))
+                    .await
+                    .unwrap()
+                    .len(),
+                2
+            );
+            assert!(strict.addresses(&url("http://[::1]/")).await.is_err());
+            assert!(matches!(
+                open.addresses(&url("http://does-not-resolve.invalid/"))
+                    .await,
+                Err(Refusal::Unresolved(_))
+            ));
         });
     }
 }

@@ -350,6 +350,8 @@ command!(InsertText => "Input.insertText", IgnoredAny);
 #[serde(rename_all = "camelCase")]
 pub struct RequestPattern {
     pub url_pattern: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<&'static str>,
     pub request_stage: &'static str,
 }
 
@@ -358,13 +360,22 @@ pub struct FetchEnable {
     pub patterns: Vec<RequestPattern>,
 }
 impl FetchEnable {
-    /// Every request, paused before it is sent.
+    /// Every request, paused before it is sent; documents also when their answer arrives
+    /// (the egress proxy's failure answers become the browser's own network errors there).
     pub fn all_requests() -> Self {
         Self {
-            patterns: vec![RequestPattern {
-                url_pattern: "*",
-                request_stage: "Request",
-            }],
+            patterns: vec![
+                RequestPattern {
+                    url_pattern: "*",
+                    resource_type: None,
+                    request_stage: "Request",
+                },
+                RequestPattern {
+                    url_pattern: "*",
+                    resource_type: Some("Document"),
+                    request_stage: "Response",
+                },
+            ],
         }
     }
 }
@@ -413,6 +424,13 @@ pub struct FailRequest {
     pub error_reason: &'static str,
 }
 command!(FailRequest => "Fetch.failRequest", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContinueResponse {
+    pub request_id: String,
+}
+command!(ContinueResponse => "Fetch.continueResponse", IgnoredAny);
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -2,11 +2,12 @@
 //! recorded, each checked against the navigation policy) and retries, with the session's
 //! cookie jar and middleware.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cookie_store::{CookieStore, RawCookie};
 
+use crate::engine::egress::{Egress, Failures, NetError, NET_ERROR_HEADER, REFUSED_HEADER};
 use crate::engine::policy::Policy;
 use crate::engine::EngineError;
 use crate::exchange::{
@@ -31,35 +32,41 @@ pub struct Settings {
 /// One HTTP client per proxy (or one direct), redirects off: we follow them ourselves.
 pub struct Transport {
     clients: Vec<reqwest::Client>,
+    failures: Arc<Failures>,
     next: std::sync::atomic::AtomicUsize,
 }
 
 impl Transport {
-    pub fn new(s: &Settings) -> Result<Self, EngineError> {
+    /// Every client sends through the egress proxy: direct, or the listener chained to the
+    /// session's upstream.
+    pub fn new(s: &Settings, egress: &Egress) -> Result<Self, EngineError> {
         let base = || {
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(s.timeout)
                 .connect_timeout(s.timeout.min(Duration::from_secs(10)))
         };
-        let clients = if s.proxies.is_empty() {
-            vec![base().no_proxy().build()]
+        let routes: Vec<Option<&str>> = if s.proxies.is_empty() {
+            vec![None]
         } else {
-            s.proxies
-                .iter()
-                .map(|p| {
-                    reqwest::Proxy::all(p)
-                        .map_err(|e| EngineError::BadInput(format!("proxy `{p}`: {e}")))
-                        .map(|proxy| base().proxy(proxy).build())
-                })
-                .collect::<Result<Vec<_>, _>>()?
+            s.proxies.iter().map(|p| Some(p.as_str())).collect()
         };
+        let clients = routes
+            .into_iter()
+            .map(|up| {
+                let via = egress.proxy_url(up)?;
+                reqwest::Proxy::all(&via)
+                    .map_err(|e| EngineError::Internal(format!("egress proxy `{via}`: {e}")))
+                    .map(|proxy| base().proxy(proxy).build())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let clients = clients
             .into_iter()
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| EngineError::Internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
             clients,
+            failures: egress.failures(),
             next: 0.into(),
         })
     }
@@ -216,19 +223,44 @@ async fn send_with_retries(
     let mut attempt = 0;
     loop {
         let sent = build(transport.client(), jar, hop)?.send().await;
-        let retry = match &sent {
-            Ok(r) => r.status().is_server_error() && idempotent,
-            Err(e) => e.is_connect() || (e.is_request() && !e.is_timeout()),
+        // The egress proxy could not connect (plain http): nothing reached the origin.
+        let proxy_failed = sent.as_ref().ok().and_then(|r| {
+            let h = r.headers();
+            let net = h
+                .get(NET_ERROR_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(NetError::from_reason)?;
+            Some((net, h.get(REFUSED_HEADER).is_some()))
+        });
+        let retry = match (&sent, proxy_failed) {
+            (_, Some((_, refused))) => !refused,
+            (Ok(r), None) => r.status().is_server_error() && idempotent,
+            (Err(e), None) => e.is_connect() || (e.is_request() && !e.is_timeout()),
         };
         if !retry || attempt >= settings.max_retries {
-            return sent.map_err(|e| {
-                let tries = attempt + 1;
-                match transport_error(hop.url.as_str(), &e) {
-                    EngineError::Navigation(m) if tries > 1 => {
-                        EngineError::Navigation(format!("{m} (after {tries} attempts)"))
+            let tries = attempt + 1;
+            let failed = match sent {
+                Ok(r) => match proxy_failed {
+                    None => return Ok(r),
+                    Some((net, refused)) => {
+                        let why = r.text().await.unwrap_or_default();
+                        if refused {
+                            return Err(EngineError::Blocked(format!("{}: {why}", hop.url)));
+                        }
+                        EngineError::Navigation(format!(
+                            "{} for {} ({why})",
+                            net.net_text(),
+                            hop.url
+                        ))
                     }
-                    other => other,
+                },
+                Err(e) => send_error(&transport.failures, &hop.url, &e),
+            };
+            return Err(match failed {
+                EngineError::Navigation(m) if tries > 1 => {
+                    EngineError::Navigation(format!("{m} (after {tries} attempts)"))
                 }
+                other => other,
             });
         }
         attempt += 1;
@@ -272,6 +304,26 @@ fn build(
         b = b.body(body.clone());
     }
     Ok(b)
+}
+
+/// A request that got no answer; named as the egress proxy saw it when it knows more.
+fn send_error(failures: &Failures, url: &url::Url, e: &reqwest::Error) -> EngineError {
+    if e.is_timeout() {
+        return EngineError::Timeout(format!("request to {url} timed out"));
+    }
+    // An https target behind the egress proxy: the client saw a failed tunnel, the proxy
+    // knows why.
+    let authority = url
+        .host_str()
+        .zip(url.port_or_known_default())
+        .map(|(h, p)| format!("{h}:{p}"));
+    if let Some((net, why)) = authority.and_then(|a| failures.recent(&a)) {
+        if net == NetError::BlockedByClient {
+            return EngineError::Blocked(format!("{url}: {why}"));
+        }
+        return EngineError::Navigation(format!("{} for {url} ({why})", net.net_text()));
+    }
+    transport_error(url.as_str(), e)
 }
 
 fn transport_error(url: &str, e: &reqwest::Error) -> EngineError {

@@ -13,6 +13,7 @@ use cookie_store::CookieStore;
 use serde_json::Value;
 
 use crate::engine::actions::ActionOutput;
+use crate::engine::egress::Egress;
 use crate::engine::policy::Policy;
 use crate::engine::{Action, EngineError};
 use crate::exchange::{Exchanged, HttpRequest, Middleware};
@@ -35,9 +36,10 @@ impl Fetcher {
         settings: Settings,
         middleware: Vec<Middleware>,
         policy: Arc<Policy>,
+        egress: &Egress,
     ) -> Result<Self, EngineError> {
         Ok(Self {
-            transport: http::Transport::new(&settings)?,
+            transport: http::Transport::new(&settings, egress)?,
             settings,
             middleware,
             policy,

@@ -365,7 +365,8 @@ impl Sessions {
                 .map(|page| Body::Browser(Tabs::new(page))),
             Client::Standard(settings) => {
                 let policy = self.inner.engine.policy_arc();
-                Fetcher::new(settings.clone(), req.middleware.clone(), policy)
+                let egress = self.inner.engine.egress();
+                Fetcher::new(settings.clone(), req.middleware.clone(), policy, egress)
                     .map(|f| Body::Http(Box::new(f)))
             }
         };

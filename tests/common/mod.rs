@@ -34,7 +34,10 @@ pub struct Fixtures {
     pub addr: SocketAddr,
     pub denied: SocketAddr,
     pub denied_hits: Arc<AtomicUsize>,
+    denied_paths: Paths,
 }
+
+type Paths = Arc<std::sync::Mutex<Vec<String>>>;
 
 impl Fixtures {
     pub async fn start() -> Self {
@@ -60,12 +63,20 @@ impl Fixtures {
         tokio::spawn(async move { axum::serve(listener, app).await.ok() });
 
         let denied_hits = Arc::new(AtomicUsize::new(0));
-        let denied_app = Router::new()
-            .fallback(|State(hits): State<Arc<AtomicUsize>>| async move {
-                hits.fetch_add(1, Ordering::SeqCst);
-                "SECRET-FROM-DENIED-HOST"
-            })
-            .with_state(denied_hits.clone());
+        let denied_paths: Paths = Arc::default();
+        let denied_app =
+            Router::new()
+                .fallback(
+                    |State((hits, paths)): State<(Arc<AtomicUsize>, Paths)>,
+                     uri: axum::http::Uri| async move {
+                        hits.fetch_add(1, Ordering::SeqCst);
+                        if let Ok(mut p) = paths.lock() {
+                            p.push(uri.path().to_string());
+                        }
+                        "SECRET-FROM-DENIED-HOST"
+                    },
+                )
+                .with_state((denied_hits.clone(), denied_paths.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.2:0")
             .await
             .expect("bind 127.0.0.2");
@@ -75,7 +86,21 @@ impl Fixtures {
             addr,
             denied,
             denied_hits,
+            denied_paths,
         }
+    }
+
+    /// The paths the denied host was asked for, in order.
+    pub fn denied_paths(&self) -> Vec<String> {
+        self.denied_paths
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default()
+    }
+
+    /// The denied host's port (it listens on 127.0.0.2).
+    pub fn denied_port(&self) -> u16 {
+        self.denied.port()
     }
 
     pub fn url(&self, path: &str) -> String {

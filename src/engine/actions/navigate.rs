@@ -6,6 +6,7 @@ use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 use super::{output, ActionOutput};
 use crate::engine::cdp::Event;
+use crate::engine::egress::NetError;
 use crate::engine::page::Page;
 use crate::engine::policy::Policy;
 use crate::engine::protocol::{GetNavigationHistory, Navigate, NavigateToHistoryEntry, Reload};
@@ -196,6 +197,24 @@ async fn current_url(page: &Page, seen: Option<String>) -> Result<ActionOutput, 
 }
 
 pub(super) fn navigation_error(page: &Page, url: &str, err: &str) -> EngineError {
+    // Behind the egress proxy an https target that cannot be reached is only a "failed
+    // tunnel" to the browser; the proxy remembers what really happened.
+    let proxied = url::Url::parse(url).ok().and_then(|u| {
+        let authority = format!("{}:{}", u.host_str()?, u.port_or_known_default()?);
+        page.state.net_failures.recent(&authority)
+    });
+    if let Some((net, why)) = proxied {
+        if err.contains("ERR_TUNNEL_CONNECTION_FAILED")
+            || err.contains(net.net_text().trim_start_matches("net::"))
+        {
+            return match net {
+                NetError::BlockedByClient => EngineError::Blocked(format!(
+                    "navigation to {url} was refused by the navigation policy ({why})"
+                )),
+                _ => EngineError::Navigation(format!("{} for {url} ({why})", net.net_text())),
+            };
+        }
+    }
     if err.contains("ERR_BLOCKED_BY_CLIENT") {
         let why = page
             .state
