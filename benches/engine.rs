@@ -195,5 +195,44 @@ async fn main() {
         wait_pool(&pp, 1).await;
     }
     stats("kill -9 of Chromium -> next session created", recovery);
+
+    // The same with an action in flight on the killed browser (a 10 s evaluate).
+    let mut mid = Vec::new();
+    for _ in 0..5 {
+        let id = pp.session(ALICE, json!({})).await;
+        let pid = pp.health().await["browser"]["pid"].as_u64().unwrap_or(0);
+        let busy = pp.act(
+            ALICE,
+            &id,
+            "evaluate",
+            json!({ "expression": "new Promise(r => setTimeout(r, 10000))" }),
+        );
+        let kill_then_create = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let t = Instant::now();
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+            loop {
+                let (status, v) = pp
+                    .send(Method::POST, "/v1/sessions", Some(ALICE), Some(json!({})))
+                    .await;
+                if status == 201 {
+                    let ms = t.elapsed().as_secs_f64() * 1000.0;
+                    if let Some(new) = v["session"]["id"].as_str() {
+                        pp.delete(ALICE, new).await;
+                    }
+                    return ms;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let (_, ms) = tokio::join!(busy, kill_then_create);
+        mid.push(ms);
+        pp.delete(ALICE, &id).await;
+        wait_pool(&pp, 1).await;
+    }
+    stats("kill -9 mid-action -> next session created", mid);
     pp.stop().await;
 }

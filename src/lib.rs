@@ -196,6 +196,7 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
                 instance.clone(),
                 address.clone(),
                 Duration::from_secs(cfg.heartbeat_ttl_seconds),
+                cfg.max_ended_records,
             )
             .await;
             let redis = match redis {

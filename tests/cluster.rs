@@ -230,3 +230,34 @@ async fn an_unreachable_redis_at_start_is_a_clear_error() {
     let err = pagepilot::start(cfg).await.err().expect("refused");
     assert!(err.contains("redis_url"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_records_are_capped_across_the_cluster() {
+    let redis = RedisServer::start().await;
+    let capped = || pagepilot::config::Config {
+        max_ended_records: 3,
+        ..cluster_config(&redis)
+    };
+    let (a, b) = tokio::join!(Pp::start(capped()), Pp::start(capped()));
+    let mut ended = Vec::new();
+    for i in 0..5 {
+        let pp = if i % 2 == 0 { &a } else { &b };
+        let id = pp.session(ALICE, json!({})).await;
+        pp.delete(ALICE, &id).await;
+        ended.push(id);
+    }
+    let (_, list) = b.send(Method::GET, "/v1/sessions", Some(ALICE), None).await;
+    let listed: Vec<&str> = list["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(listed, [&ended[4], &ended[3], &ended[2]], "{list}");
+    // The dropped records are gone, not only unlisted.
+    let (status, _) = a.get(ALICE, &ended[0]).await;
+    assert_eq!(status, 404);
+    for pp in [a, b] {
+        pp.stop().await;
+    }
+}

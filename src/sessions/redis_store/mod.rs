@@ -36,6 +36,8 @@ pub struct RedisStore {
     instance: String,
     address: String,
     heartbeat_ttl: Duration,
+    /// Ended records kept across the cluster (`max_ended_records`), on top of the hour.
+    max_ended: usize,
     create: Script,
     finish: Script,
     count: Script,
@@ -57,6 +59,7 @@ impl RedisStore {
         instance: String,
         address: String,
         heartbeat_ttl: Duration,
+        max_ended: usize,
     ) -> Result<Self, String> {
         let client = redis::Client::open(url)
             .map_err(|e| format!("redis_url `{url}` is not usable: {e}"))?;
@@ -73,6 +76,7 @@ impl RedisStore {
             instance,
             address,
             heartbeat_ttl,
+            max_ended,
             create: Script::new(include_str!("create.lua")),
             finish: Script::new(include_str!("finish.lua")),
             count: Script::new(include_str!("count.lua")),
@@ -233,6 +237,7 @@ impl SessionStore for RedisStore {
             .arg(credits(rec.created_at, at))
             .arg(RETENTION_SECONDS)
             .arg(ROOT)
+            .arg(self.max_ended)
             .invoke_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
