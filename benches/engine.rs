@@ -144,6 +144,34 @@ async fn main() {
     for id in &ids {
         pp.delete(ALICE, id).await;
     }
+
+    // A neighbour's page that logs without pause (1,000 lines of 1 KB per task): what it
+    // costs another session's actions, and how much of its log crossed the pipe.
+    let storm = pp.session(ALICE, json!({})).await;
+    pp.ok(
+        ALICE,
+        &storm,
+        "goto",
+        json!({ "url": fx.url("/hostile/console-storm.html") }),
+    )
+    .await;
+    let id = pp.session(ALICE, json!({})).await;
+    let mut stormed = Vec::new();
+    for _ in 0..RUNS {
+        stormed.push(
+            timed(|| pp.ok(ALICE, &id, "goto", json!({ "url": page })))
+                .await
+                .0,
+        );
+    }
+    stats("goto next to a console storm", stormed);
+    let log = pp.ok(ALICE, &storm, "console", json!({})).await;
+    println!(
+        "  the storming page's console log: {} entries kept",
+        log["count"]
+    );
+    pp.delete(ALICE, &id).await;
+    pp.delete(ALICE, &storm).await;
     pp.stop().await;
 
     // Session create without a pool: context + tab + renderer start on the request path.

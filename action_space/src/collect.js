@@ -33,13 +33,32 @@ function (opts) {
   const counts = { forms: 0, passwords: 0, inputs: 0, dialogs: 0, iframes: 0 };
 
   const clean = (s, n) => (s || '').replace(/\s+/g, ' ').trim().slice(0, n || 120);
-  // label[for] texts, once: `el.labels` rescans the document on every call (O(n^2) on forms).
-  const labelFor = new Map();
-  for (const l of document.querySelectorAll('label[for]')) {
-    const id = l.getAttribute('for');
-    labelFor.set(id, ((labelFor.get(id) || '') + ' ' + (l.textContent || '')).trim());
+  // label[for] elements per document or shadow root, built once per root: `el.labels`
+  // rescans the document on every call (O(n^2) on forms).
+  const labelMaps = new Map();
+  function labelsFor(el) {
+    const root = el.getRootNode();
+    let m = labelMaps.get(root);
+    if (!m) {
+      m = new Map();
+      for (const l of root.querySelectorAll('label[for]')) {
+        const id = l.getAttribute('for');
+        if (!m.has(id)) m.set(id, []);
+        m.get(id).push(l);
+      }
+      labelMaps.set(root, m);
+    }
+    const out = el.id ? (m.get(el.id) || []).slice() : [];
+    const wrap = el.parentElement && el.parentElement.closest('label');
+    if (wrap && !out.includes(wrap) && (!wrap.htmlFor || wrap.htmlFor === el.id)) out.push(wrap);
+    return out;
   }
-
+  // Rendered: not display:none, visibility:hidden, content-visibility:hidden (closed
+  // <details>), nor inside an aria-hidden subtree.
+  function shown(el) {
+    if (el.checkVisibility && !el.checkVisibility({ visibilityProperty: true, contentVisibilityAuto: true })) return false;
+    return !el.closest('[aria-hidden="true"]');
+  }
   function implicitRole(el) {
     const t = el.tagName;
     if (t === 'A') return el.hasAttribute('href') ? 'link' : '';
@@ -60,56 +79,107 @@ function (opts) {
     return '';
   }
 
-  // A wrapping label's own text: without the control's (a <select>'s options) or other fields'.
-  function textExcept(root, skip) {
+  const BLOCK = new Set(['P', 'DIV', 'LI', 'UL', 'OL', 'TR', 'TD', 'TH', 'TABLE', 'SECTION', 'ARTICLE',
+    'HEADER', 'FOOTER', 'NAV', 'ASIDE', 'MAIN', 'FORM', 'FIELDSET', 'H1', 'H2', 'H3', 'H4', 'H5', 'H6',
+    'BR', 'HR', 'DT', 'DD', 'DL', 'BLOCKQUOTE', 'PRE', 'FIGURE', 'FIGCAPTION', 'ADDRESS']);
+  // Name from content (accname 2F): the rendered text of the subtree, with images' alt,
+  // embedded controls' values, nested aria-labels, open shadow roots and slotted content;
+  // hidden descendants never count (unless `all`: content referenced by aria-labelledby).
+  function contentName(root, skip, all, depth) {
     let t = '';
-    const walk = (n) => {
-      for (const c of n.childNodes) {
-        if (c === skip) continue;
-        if (c.nodeType === 3) t += c.data;
-        else if (c.nodeType === 1 && !['SELECT', 'TEXTAREA', 'SCRIPT', 'STYLE'].includes(c.tagName)) walk(c);
+    const visit = (n, d) => {
+      if (d > 30 || t.length > 2000) return;
+      if (n.nodeType === 3) { t += n.data; return; }
+      if (n.nodeType !== 1 && n.nodeType !== 11) return;
+      if (n === skip) return;
+      if (n.nodeType === 1) {
+        const tag = n.tagName;
+        if (tag === 'SCRIPT' || tag === 'STYLE' || tag === 'TEMPLATE' || tag === 'NOSCRIPT') return;
+        if (!all && n !== root && !shown(n)) return;
+        if (n !== root) {
+          const al = n.getAttribute('aria-label');
+          if (al && al.trim()) { t += ' ' + al + ' '; return; }
+          if (tag === 'IMG' || (tag === 'INPUT' && n.type === 'image')) { t += ' ' + (n.getAttribute('alt') || '') + ' '; return; }
+          if (tag === 'INPUT' || tag === 'TEXTAREA') { if (n.type !== 'hidden' && n.type !== 'password') t += ' ' + (n.value || '') + ' '; return; }
+          if (tag === 'SELECT') { const o = n.selectedOptions && n.selectedOptions[0]; t += ' ' + (o ? o.text : '') + ' '; return; }
+        }
+        if (tag === 'svg' || tag === 'SVG') {
+          const title = n.querySelector('title');
+          if (title) t += ' ' + title.textContent + ' ';
+          return;
+        }
+        if (tag === 'SLOT') {
+          const assigned = n.assignedNodes({ flatten: true });
+          if (assigned.length) { for (const a of assigned) visit(a, d + 1); return; }
+        }
+        const block = BLOCK.has(tag);
+        if (block) t += ' ';
+        if (n.shadowRoot) visit(n.shadowRoot, d + 1);
+        else for (const c of n.childNodes) visit(c, d + 1);
+        if (block) t += ' ';
+        return;
       }
+      for (const c of n.childNodes) visit(c, d + 1);
     };
-    walk(root);
+    visit(root, depth || 0);
     return t;
   }
 
-  function textOf(id, doc) {
-    const el = doc.getElementById(id);
-    return el ? clean(el.textContent) : '';
-  }
+  // Roles whose name may come from their content (accname: "name from content").
+  const FROM_CONTENT = new Set(['button', 'link', 'tab', 'menuitem', 'menuitemcheckbox', 'menuitemradio',
+    'option', 'treeitem', 'checkbox', 'radio', 'switch', 'generic', 'heading', 'cell', 'row']);
 
+  // The accessible name, in accname's order, resolved in the element's own document or
+  // shadow root: aria-labelledby, aria-label, native labels (for and wrapping), input
+  // button values and image alts, content (for the roles named from it), title, placeholder.
   function accessibleName(el, role) {
-    const doc = el.ownerDocument;
+    const root = el.getRootNode();
     const lb = el.getAttribute('aria-labelledby');
-    if (lb) {
-      const s = lb.split(/\s+/).map(id => textOf(id, doc)).filter(Boolean).join(' ');
+    if (lb && root.getElementById) {
+      const s = clean(lb.split(/\s+/).map(id => {
+        const r = root.getElementById(id);
+        return r ? (r === el ? (el.getAttribute('aria-label') || '') : contentName(r, null, true)) : '';
+      }).join(' '));
       if (s) return s;
     }
     const al = el.getAttribute('aria-label');
     if (al && al.trim()) return clean(al);
-    if (NATIVE.has(el.tagName) && el.tagName !== 'A' && el.tagName !== 'SUMMARY') {
-      const wrap = el.closest('label');
-      const s = clean(((el.id && labelFor.get(el.id)) || '') + ' ' + (wrap ? textExcept(wrap, el) : ''));
+    const t = el.tagName;
+    if (t === 'INPUT') {
+      const ty = (el.type || 'text').toLowerCase();
+      if (['button', 'submit', 'reset'].includes(ty)) {
+        return clean(el.value || (ty === 'submit' ? 'Submit' : ty === 'reset' ? 'Reset' : '')) || clean(el.title);
+      }
+      if (ty === 'image') return clean(el.alt || el.title || 'Submit');
+    }
+    if (t === 'INPUT' || t === 'SELECT' || t === 'TEXTAREA' || t === 'METER' || t === 'PROGRESS' || (t === 'BUTTON' && el.labels && el.labels.length)) {
+      const s = clean(labelsFor(el).filter(l => shown(l) || !shown(el)).map(l => contentName(l, el)).join(' '));
       if (s) return s;
     }
-    if (el.tagName === 'INPUT') {
-      const ty = (el.type || '').toLowerCase();
-      if (['button', 'submit', 'reset'].includes(ty)) return clean(el.value || ty);
-      if (ty === 'image') return clean(el.alt || el.title || 'image');
+    if (t === 'FIELDSET') {
+      const lg = el.querySelector(':scope > legend');
+      if (lg) return clean(contentName(lg));
     }
-    if (el.tagName === 'IMG') return clean(el.alt || el.title);
-    if (el.isContentEditable) return clean(el.title || el.innerText || el.textContent, 60);
+    if (t === 'TABLE' && el.caption) return clean(contentName(el.caption));
+    if (t === 'IMG') return clean(el.alt || el.title);
+    // An editor without a label: what it shows (its start), as a person would refer to it.
+    if (el.isContentEditable) return clean(el.title || el.getAttribute('aria-placeholder') || el.innerText || el.textContent, 60);
+    const title = clean(el.title);
+    if (FROM_CONTENT.has(role) || t === 'BUTTON' || t === 'A' || t === 'SUMMARY' || t === 'LABEL') {
+      const c = clean(contentName(el, null, false));
+      // A lone symbol ("+", "×", "›") says less than the tooltip a person would see.
+      if (c && !(title && c.length <= 2 && !/[\p{L}\p{N}]{2}/u.test(c))) return c;
+      if (title) return title;
+      if (c) return c;
+    }
+    if (title) return title;
+    const ph = el.getAttribute('placeholder') || el.getAttribute('aria-placeholder');
+    if (ph && ph.trim()) return clean(ph);
     if (role === 'textbox' || role === 'searchbox' || role === 'combobox' || role === 'listbox' || role === 'spinbutton' || role === 'slider') {
-      // No label: the field's title, else its name or id, which usually say what it is.
-      return clean(el.title || el.getAttribute('name') || el.id || '');
+      // No label at all: the field's name or id, which usually say what it is.
+      return clean(el.getAttribute('name') || el.id || '');
     }
-    // textContent, not innerText: innerText needs layout and costs ~10x on big pages.
-    const t = clean(el.textContent);
-    if (t) return t;
-    const img = el.querySelector && el.querySelector('img[alt], svg[aria-label], [title]');
-    if (img) return clean(img.getAttribute('alt') || img.getAttribute('aria-label') || img.getAttribute('title'));
-    return clean(el.title || '');
+    return '';
   }
 
   function visibleStyle(el) {
@@ -170,6 +240,15 @@ function (opts) {
     const t = el.tagName;
     const explicit = (el.getAttribute('role') || '').trim().split(/\s+/)[0];
     if (explicit && WIDGET_ROLES.has(explicit)) return explicit;
+    // A label is not an action of its own: its control is, named by it. Only a label whose
+    // control is hidden (a styled checkbox or radio) stands in for the control.
+    if (t === 'LABEL') {
+      const c = el.control;
+      if (c && c.tagName === 'INPUT' && !visibleStyle(c)) return implicitRole(c) || 'generic';
+      if (c) return '';
+    }
+    // Shapes inside an SVG are its drawing, not targets, unless made focusable or clickable.
+    if (el.ownerSVGElement && !el.hasAttribute('onclick') && !el.hasAttribute('tabindex')) return '';
     if (NATIVE.has(t)) {
       const r = implicitRole(el);
       if (r) return r;
@@ -179,11 +258,6 @@ function (opts) {
     if (ti !== null && parseInt(ti, 10) >= 0) return 'generic';
     if (el.hasAttribute('onclick')) return 'generic';
     if (!parentPointer && getComputedStyle(el).cursor === 'pointer') return 'generic';
-    // A label wrapping an input that is itself hidden (custom checkboxes and radios).
-    if (t === 'LABEL') {
-      const c = el.control;
-      if (c && c.tagName === 'INPUT' && !visibleStyle(c)) return implicitRole(c) || 'generic';
-    }
     return '';
   }
 
@@ -275,11 +349,16 @@ function (opts) {
         continue;
       }
       if (!inViewport) offscreenFull++;
+      const name = accessibleName(el, role);
+      // A pointer cursor alone over nothing a person can read or see (a decorative icon the
+      // author marked aria-hidden) is not a target.
+      if (role === 'generic' && !name && !el.hasAttribute('onclick') && !el.hasAttribute('tabindex')
+          && !el.querySelector('img, canvas, svg:not([aria-hidden="true"])') && !clean(el.textContent)) continue;
       const node = {
         id: idFor(el, prefix),
         tag: t.toLowerCase(),
         role,
-        name: accessibleName(el, role),
+        name,
         box: bbox,
         inView: inViewport,
         context: landmarkOf(el) || heading,
@@ -314,11 +393,108 @@ function (opts) {
 
   walk(document, { x: 0, y: 0 }, 0, false);
 
-  const main = document.querySelector('main, [role=main]') || document.querySelector('article') || document.body;
-  let mainHtml = opts.pageContent && main ? main.outerHTML : '';
-  const htmlCap = opts.htmlCap || 400000;
-  const mainTruncated = mainHtml.length > htmlCap;
-  if (mainTruncated) mainHtml = mainHtml.slice(0, htmlCap);
+  // The readable page: markdown of what is rendered, in document order, open shadow roots
+  // and same-origin iframes included. Hidden content never appears (display/visibility,
+  // `hidden`, closed <details>, aria-hidden subtrees, zero-size or clipped boxes, boxes
+  // entirely off the page); live regions, alerts, status lines and dialogs are ordinary
+  // visible text here, wherever they sit.
+  const textCap = opts.textCap || 400000;
+  let readable = '';
+  let mainTruncated = false;
+  if (opts.pageContent) {
+    const out = [];
+    let size = 0;
+    let line = '';
+    const flush = () => {
+      const l = line.replace(/[ \t]+/g, ' ').trim();
+      if (l) { out.push(l); size += l.length + 1; }
+      line = '';
+    };
+    const clipped = (el, st) => {
+      const r = el.getBoundingClientRect();
+      if (st.overflow !== 'visible' && (r.width <= 1 || r.height <= 1)) return true;
+      if (st.clip && /rect\(\s*0(px)?[ ,]+0(px)?[ ,]+0(px)?[ ,]+0(px)?\s*\)/.test(st.clip) && st.position === 'absolute') return true;
+      if (st.clipPath && /inset\(\s*50%/.test(st.clipPath)) return true;
+      // Off-canvas: entirely left of or above the page (left: -9999px).
+      if (r.right + window.scrollX <= 0 || r.bottom + window.scrollY <= 0) return st.position === 'absolute' || st.position === 'fixed';
+      return false;
+    };
+    const LIST = new Set(['UL', 'OL']);
+    let listDepth = 0;
+    const emit = (n, d) => {
+      if (size > textCap) { mainTruncated = true; return; }
+      if (d > 200) return;
+      if (n.nodeType === 3) { line += n.data; return; }
+      if (n.nodeType === 11) { for (const c of n.childNodes) emit(c, d + 1); return; }
+      if (n.nodeType !== 1) return;
+      const tag = n.tagName;
+      if (tag === 'SCRIPT' || tag === 'STYLE' || tag === 'TEMPLATE' || tag === 'NOSCRIPT' || tag === 'HEAD') return;
+      if (n.getAttribute('aria-hidden') === 'true' || n.hidden) return;
+      if (n.checkVisibility && !n.checkVisibility({ visibilityProperty: true, contentVisibilityAuto: true })) return;
+      const st = getComputedStyle(n);
+      if (st.display === 'contents') { for (const c of n.childNodes) emit(c, d + 1); return; }
+      if (clipped(n, st)) return;
+      if (tag === 'IFRAME' || tag === 'FRAME') {
+        let doc = null;
+        try { doc = n.contentDocument; } catch (e) { doc = null; }
+        flush();
+        if (doc && doc.body) emit(doc.body, d + 1);
+        flush();
+        return;
+      }
+      if (tag === 'BR') { flush(); return; }
+      if (tag === 'IMG') { const a = (n.getAttribute('alt') || '').trim(); if (a && opts.readableImages !== false) line += ` ![${a}]`; return; }
+      if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || tag === 'BUTTON' && !n.textContent.trim()) { line += ' '; return; }
+      if (tag === 'svg' || tag === 'SVG') return;
+      const block = (BLOCK.has(tag) && tag !== 'TD' && tag !== 'TH') || st.display === 'block' || st.display === 'flex' || st.display === 'grid' || st.display === 'list-item' || st.display === 'table-row';
+      if (block) flush();
+      const h = /^H([1-6])$/.exec(tag);
+      if (h) line += '#'.repeat(+h[1]) + ' ';
+      if (tag === 'LI') line += '  '.repeat(Math.max(0, listDepth - 1)) + '- ';
+      if (tag === 'TR') line += '| ';
+      if (tag === 'DIALOG' || n.getAttribute('role') === 'dialog' || n.getAttribute('role') === 'alertdialog') { flush(); out.push('[dialog' + (n.getAttribute('aria-label') ? ': ' + clean(n.getAttribute('aria-label'), 80) : '') + ']'); }
+      const role = n.getAttribute('role');
+      if ((role === 'alert' || role === 'status') && n.textContent.trim()) line += `[${role}] `;
+      if (LIST.has(tag)) listDepth++;
+      const link = tag === 'A' && n.hasAttribute('href') ? n.href : '';
+      const at = line.length, lines = out.length;
+      if (tag === 'SLOT') {
+        const assigned = n.assignedNodes({ flatten: true });
+        for (const c of (assigned.length ? assigned : n.childNodes)) emit(c, d + 1);
+      } else if (n.shadowRoot) emit(n.shadowRoot, d + 1);
+      else for (const c of n.childNodes) emit(c, d + 1);
+      if (link && !link.startsWith('javascript:') && opts.readableLinks !== false) {
+        if (out.length === lines) {
+          let text = clean(line.slice(at), 200);
+          const label = clean(n.getAttribute('aria-label') || n.title, 80);
+          // As for its name: a lone symbol says less than the tooltip a person would see.
+          if (!text || (label && text.length <= 2 && !/[\p{L}\p{N}]{2}/u.test(text))) text = label || text || 'link';
+          line = line.slice(0, at) + ` [${text}](${link}) `;
+        } else line += ` (${link})`;
+      }
+      if (tag === 'TD' || tag === 'TH') line += ' |';
+      if (LIST.has(tag)) listDepth--;
+      if (block) flush();
+    };
+    // `scrape` reads a part of the page: an element by selector, or the main content.
+    // The first of `readableRoot`'s selectors that matches (in that order, not the page's).
+    let rootEl = document.body;
+    if (opts.readableRoot) {
+      rootEl = null;
+      for (const sel of [].concat(opts.readableRoot)) {
+        try { rootEl = document.querySelector(sel); } catch (e) { rootEl = null; }
+        if (rootEl) break;
+      }
+    }
+    if (rootEl) emit(rootEl, 0);
+    flush();
+    // What the browser's own validation says about fields a person has touched.
+    for (const f of document.querySelectorAll(':user-invalid')) {
+      if (f.validationMessage) out.push(`[invalid] ${clean(accessibleName(f, implicitRole(f)) || f.name || f.id, 80)}: ${f.validationMessage}`);
+    }
+    readable = out.join('\n');
+  }
+  const mainHtml = '';
   const icon = document.querySelector('link[rel~="icon"]');
   if (icon && icon.href) images.unshift({ src: icon.href, alt: 'favicon', category: 'favicon', w: 0, h: 0, inView: false });
   const de = document.scrollingElement || document.documentElement;
@@ -332,7 +508,7 @@ function (opts) {
     viewport: [Math.round(sx), Math.round(sy), vw, vh, de.scrollWidth, de.scrollHeight],
     nodes, images, counts,
     capped: total >= maxNodes,
-    mainHtml, mainTruncated,
+    mainHtml, mainTruncated, readable,
     tookMs: performance.now() - started,
   });
 }

@@ -32,7 +32,7 @@ pub struct View {
     pub space: Space,
     pub category: &'static str,
     pub description: String,
-    /// The readable page (main content) as markdown, with links.
+    /// The readable page as markdown, with links: what is rendered, hidden content never.
     pub markdown: String,
     pub images: Vec<Image>,
 }
@@ -43,7 +43,13 @@ pub fn view(snap: &Snapshot, opts: &Options) -> View {
     let description = category::describe(snap, category);
     let page_line = format!("# {description}");
     let space = space::build(snap, opts, &page_line);
-    let mut markdown = markdown::from_html(&snap.main_html);
+    // The collector builds it from the rendered DOM; snapshots saved before it did carry
+    // the main content's HTML instead.
+    let mut markdown = if snap.main_html.is_empty() {
+        markdown::collapse_blank_lines(&snap.readable)
+    } else {
+        markdown::from_html(&snap.main_html)
+    };
     if snap.main_truncated {
         markdown.push_str("\n\n… (page content truncated)");
     }

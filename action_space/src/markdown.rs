@@ -22,7 +22,8 @@ pub fn clean_text(text: &str) -> String {
     collapse_blank_lines(&lines.join("\n"))
 }
 
-fn collapse_blank_lines(text: &str) -> String {
+/// Trims line ends and keeps at most one blank line in a row.
+pub fn collapse_blank_lines(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank_run = 0;
     for line in text.lines() {

@@ -26,6 +26,10 @@ pub struct Snapshot {
     pub main_html: String,
     #[serde(default)]
     pub main_truncated: bool,
+    /// The readable page as markdown, built in the page from what is rendered (hidden content
+    /// never appears); empty unless the observe asked for page content.
+    #[serde(default)]
+    pub readable: String,
     /// Time the collector took inside the page, in milliseconds.
     #[serde(default)]
     pub took_ms: f64,

@@ -163,7 +163,7 @@ pub fn describe(n: &Node) -> String {
         .as_ref()
         .filter(|v| !v.is_empty() && kind == Kind::Fill)
     {
-        let _ = write!(d, ", value {}", quote(v, 60));
+        let _ = write!(d, ", value {}", quote(v, 200));
     }
     if !n.options.is_empty() {
         let labels: Vec<String> = n

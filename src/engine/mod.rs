@@ -4,6 +4,7 @@
 pub mod actions;
 mod browser;
 pub mod cdp;
+mod console_storm;
 pub mod egress;
 mod error;
 mod launch;

@@ -99,6 +99,8 @@ pub struct PageState {
     pub hogged: Mutex<Option<String>>,
     /// The egress proxy's recent connection failures (shared by every page).
     pub net_failures: Arc<Failures>,
+    /// How fast the page logs (a console storm is limited, then stopped).
+    console_rate: super::console_storm::ConsoleRate,
 }
 
 /// Rewrites of the main frame's document requests: the session's middleware on every one, and
@@ -609,6 +611,7 @@ fn handle_event(
                 })
                 .unwrap_or_default();
             PageState::push(&state.console, p["type"].as_str().unwrap_or("log"), text);
+            console_storm(conn, session, p["executionContextId"].as_i64(), state);
         }
         "Runtime.exceptionThrown" => {
             let d = &p["exceptionDetails"];
@@ -642,6 +645,7 @@ fn handle_event(
             if let Ok(mut w) = state.worlds.lock() {
                 w.clear();
             }
+            state.console_rate.reset();
         }
         "Page.javascriptDialogOpening" => {
             // alert/confirm/prompt would block every script until answered: accept at once.
@@ -691,6 +695,53 @@ fn handle_event(
             );
         }
         _ => {}
+    }
+}
+
+/// Answers a console storm (engine/console_storm.rs): limit the console in the page, then stop
+/// its scripts and have the tab replaced.
+fn console_storm(conn: &Connection, session: &str, context: Option<i64>, state: &Arc<PageState>) {
+    use super::console_storm::{limiter, Step, BUDGET, STORM};
+    match state.console_rate.line() {
+        Step::Nothing => {}
+        Step::Limit => {
+            PageState::push(
+                &state.errors,
+                "console",
+                format!(
+                    "console storm: the page logged {STORM} lines within a second; its console is limited to {BUDGET} lines a second"
+                ),
+            );
+            let (conn, session) = (conn.clone(), session.to_string());
+            tokio::spawn(async move {
+                let limit = Evaluate {
+                    expression: limiter(),
+                    context_id: context,
+                    return_by_value: true,
+                    await_promise: false,
+                    timeout: 1000,
+                };
+                if let Err(e) = conn.exec_on(&session, &limit, CALL_TIMEOUT).await {
+                    tracing::debug!(%e, "console limiter not installed");
+                }
+            });
+        }
+        Step::Stop => {
+            let why = "the page kept logging more than 1000 lines a second past the console limit: its scripts were stopped".to_string();
+            PageState::push(
+                &state.errors,
+                "console",
+                format!("{why}; its tab will be replaced"),
+            );
+            if let Ok(mut h) = state.hogged.lock() {
+                h.get_or_insert(why);
+            }
+            let (conn, session) = (conn.clone(), session.to_string());
+            tokio::spawn(async move {
+                let stop = SetScriptExecutionDisabled { value: true };
+                let _ = conn.exec_on(&session, &stop, CALL_TIMEOUT).await;
+            });
+        }
     }
 }
 

@@ -426,6 +426,12 @@ pub struct FailRequest {
 command!(FailRequest => "Fetch.failRequest", IgnoredAny);
 
 #[derive(Serialize)]
+pub struct SetScriptExecutionDisabled {
+    pub value: bool,
+}
+command!(SetScriptExecutionDisabled => "Emulation.setScriptExecutionDisabled", IgnoredAny);
+
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContinueResponse {
     pub request_id: String,

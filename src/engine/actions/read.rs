@@ -445,6 +445,9 @@ fn yes() -> bool {
     true
 }
 
+/// What "only the main content" reads: the first of these the page has.
+const MAIN_CONTENT: [&str; 4] = ["main, [role=main]", "article", "body", "html"];
+
 /// The page (or an element) as markdown, plus its images and structured data.
 pub async fn scrape(page: &Page, s: &Scrape) -> Result<ActionOutput, EngineError> {
     let arg = json!({
@@ -466,11 +469,26 @@ pub async fn scrape(page: &Page, s: &Scrape) -> Result<ActionOutput, EngineError
             details: output([("matched", Value::Bool(false))]),
         });
     }
-    let html = r["html"].as_str().unwrap_or_default().to_string();
-    // html2text on a large page is heavy: off the async runtime.
-    let markdown = tokio::task::spawn_blocking(move || action_space::markdown::from_html(&html))
-        .await
-        .map_err(|e| EngineError::Internal(format!("markdown conversion failed: {e}")))?;
+    // The text is the readable page the observe answers (what is rendered; hidden content
+    // never), of the selected element, the main content or the whole page.
+    let root: Option<Vec<&str>> = match (&s.selector, s.only_main_content) {
+        (Some(sel), _) => Some(vec![sel.as_str()]),
+        (None, true) => Some(MAIN_CONTENT.to_vec()),
+        (None, false) => None,
+    };
+    let arg = json!({
+        "pageContent": true, "maxNodes": 1, "readableRoot": root,
+        "readableLinks": s.scrape_links, "readableImages": s.scrape_images,
+    });
+    let collected = page.eval(action_space::COLLECTOR, &arg).await?;
+    let text = collected.as_str().unwrap_or_default().to_string();
+    let markdown = tokio::task::spawn_blocking(move || {
+        serde_json::from_str::<action_space::Snapshot>(&text)
+            .map(|snap| action_space::markdown::collapse_blank_lines(&snap.readable))
+    })
+    .await
+    .map_err(|e| EngineError::Internal(format!("scrape failed: {e}")))?
+    .map_err(|e| EngineError::Internal(format!("collector answered an unexpected shape: {e}")))?;
     let structured = json!({ "jsonld": r["jsonld"], "meta": r["meta"], "tables": r["tables"] });
     Ok(output([
         ("url", r["url"].clone()),

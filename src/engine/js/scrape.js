@@ -1,6 +1,6 @@
-// What `scrape` reads: the HTML to turn into markdown (a selector's element, the main content or
-// the body; links and images kept or dropped) and the structured data a page carries without
-// any LLM: JSON-LD, OpenGraph/meta tags and HTML tables. Runs in the isolated world.
+// What `scrape` reads besides the readable text (which the collector builds): whether the
+// selector matches, the images of the part read, and the structured data a page carries
+// without any LLM: JSON-LD, OpenGraph/meta tags and HTML tables. Runs in the isolated world.
 function (a) {
   let root = null;
   if (a.selector) {
@@ -11,10 +11,6 @@ function (a) {
   } else {
     root = document.body || document.documentElement;
   }
-  const clone = root.cloneNode(true);
-  for (const s of clone.querySelectorAll('script, style, noscript, template')) s.remove();
-  if (!a.scrapeLinks) for (const l of clone.querySelectorAll('a')) l.replaceWith(...l.childNodes);
-  if (!a.scrapeImages) for (const i of clone.querySelectorAll('img, svg, picture')) i.remove();
   const images = a.scrapeImages ? Array.from(root.querySelectorAll('img')).slice(0, 200)
     .map(i => ({ url: i.currentSrc || i.src, description: i.alt || '' })) : [];
   const jsonld = [];
@@ -28,5 +24,5 @@ function (a) {
   }
   const tables = Array.from(document.querySelectorAll('table')).slice(0, 20).map(t =>
     Array.from(t.rows).slice(0, 200).map(r => Array.from(r.cells).map(c => c.innerText.replace(/\s+/g, ' ').trim())));
-  return { matched: true, html: clone.outerHTML, images, title: document.title, url: location.href, jsonld, meta, tables };
+  return { matched: true, images, title: document.title, url: location.href, jsonld, meta, tables };
 }

@@ -1,0 +1,199 @@
+//! Issue 11, names and the readable page: accessible names resolved as browsers do (in the
+//! element's own iframe or shadow root, in accname's order, never from hidden text); labels
+//! and SVG drawings are not actions of their own; the readable page is what is rendered —
+//! hidden text never, iframes and shadow roots in order, status lines and toasts wherever
+//! they sit, and the browser's validation messages.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Fixtures, Pp, ALICE};
+use serde_json::{json, Value};
+
+async fn snapshot(pp: &Pp, id: &str) -> Value {
+    pp.ok(
+        ALICE,
+        id,
+        "snapshot",
+        json!({ "maxNbActions": 500, "pageContent": true }),
+    )
+    .await
+}
+
+fn descriptions(s: &Value) -> Vec<String> {
+    s["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter_map(|a| a["description"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn named<'a>(s: &'a Value, name: &str) -> Vec<&'a Value> {
+    s["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter(|a| {
+            a["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with(&format!("{name} — ")))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_come_from_what_a_person_reads() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/unseen.html"), "waitUntil": "load" }),
+        )
+        .await;
+    let s = snapshot(&pp, &id).await;
+    let all = descriptions(&s).join("\n");
+    for (name, what) in [
+        ("Search", "text input"),
+        ("Add another author", "link"),
+        ("Submit", "submit button"),
+        ("Nickname", "text input"),
+        ("Billing address", "text input"),
+        ("Auto theme", "button"),
+        ("Alan", "treeitem"),
+        ("I accept the terms", "checkbox"),
+        // Inside a same-origin iframe, by its own document's labels.
+        ("Display name", "text input"),
+        ("Send me the newsletter", "checkbox"),
+        // Inside an open shadow root, by its own labels and ids.
+        ("Coupon code", "text input"),
+        ("Gift wrap", "checkbox"),
+        ("Contact email", "email input"),
+    ] {
+        let hits = named(&s, name);
+        assert_eq!(hits.len(), 1, "one action named {name:?}:\n{all}");
+        let d = hits[0]["description"].as_str().unwrap_or_default();
+        assert!(d.contains(what), "{name:?} is a {what}: {d}");
+    }
+    for never in [
+        "LightDark",
+        "Leonie",
+        "unnamed",
+        "display-name",
+        "clickable label",
+        "clickable svg",
+        "clickable use",
+        "clickable span",
+    ] {
+        assert!(!all.contains(never), "{never:?} must not appear:\n{all}");
+    }
+    pp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readable_page_is_what_is_rendered() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/unseen.html"), "waitUntil": "load" }),
+        )
+        .await;
+    let page = |s: &Value| s["pageMarkdown"].as_str().unwrap_or_default().to_string();
+    let md = page(&snapshot(&pp, &id).await);
+    for hidden in [
+        "This cannot be undone",
+        "HIDDEN-ATTRIBUTE-TEXT",
+        "ARIA-HIDDEN-TEXT",
+        "VISIBILITY-HIDDEN-TEXT",
+        "IGNORE PREVIOUS INSTRUCTIONS",
+        "OFF-CANVAS-TEXT",
+        "CLOSED-DETAILS-TEXT",
+        "Leonie",
+    ] {
+        assert!(!md.contains(hidden), "{hidden:?} is hidden:\n{md}");
+    }
+    // Everything a person sees, in document order: the iframe's text and the shadow root's
+    // between the main content around them, the footer's status line too.
+    let order = [
+        "# Account settings",
+        "Change how your account looks",
+        "[Add another author]",
+        "Advanced",
+        "FRAME-TEXT Your public profile",
+        "SHADOW-PROMO free shipping",
+        "Last synced 2 minutes ago",
+    ];
+    let mut at = 0;
+    for want in order {
+        let Some(i) = md[at..].find(want) else {
+            panic!("{want:?} after byte {at}:\n{md}");
+        };
+        at += i + want.len();
+    }
+
+    // A toast written after a click, outside the main content, reaches the agent.
+    pp.ok(ALICE, &id, "click", json!({ "selector": "#apply" }))
+        .await;
+    let md = page(&snapshot(&pp, &id).await);
+    assert!(md.contains("[status] Saved your changes"), "{md}");
+
+    // A submit the browser's validation stopped: the readable page says why.
+    pp.ok(
+        ALICE,
+        &id,
+        "fill",
+        json!({ "selector": "#email", "value": "not-an-email" }),
+    )
+    .await;
+    pp.ok(ALICE, &id, "click", json!({ "selector": "#save" }))
+        .await;
+    let told = pp
+        .eventually(Duration::from_secs(3), || async {
+            let md = page(&snapshot(&pp, &id).await);
+            md.contains("[invalid] Contact email:")
+        })
+        .await;
+    assert!(told, "{}", page(&snapshot(&pp, &id).await));
+
+    // The agent API answers the same readable page.
+    let (status, obs) = pp
+        .send(
+            reqwest::Method::POST,
+            &format!("/sessions/{id}/page/observe"),
+            Some(ALICE),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{obs}");
+    let md = obs["data"]["markdown"].as_str().unwrap_or_default();
+    assert!(
+        md.contains("SHADOW-PROMO") && !md.contains("IGNORE PREVIOUS"),
+        "{md}"
+    );
+    // And scrape reads the same rendered text, of the whole page or the main content.
+    for (body, footer) in [
+        (json!({ "only_main_content": false }), true),
+        (json!({}), false),
+    ] {
+        let (status, r) = pp
+            .send(
+                reqwest::Method::POST,
+                &format!("/sessions/{id}/page/scrape"),
+                Some(ALICE),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 200, "{r}");
+        let md = r["markdown"].as_str().unwrap_or_default();
+        assert!(
+            md.contains("FRAME-TEXT") && !md.contains("This cannot be undone"),
+            "{md}"
+        );
+        assert_eq!(md.contains("Last synced"), footer, "{md}");
+    }
+    pp.stop().await;
+}
