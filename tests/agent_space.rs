@@ -232,13 +232,23 @@ async fn steps_by_id_and_id_stability() {
         find(&s, "Frame clicked").is_some(),
         "the iframe button was clicked"
     );
-    // Values the kind cannot take are refused clearly.
+    // A bare step on a text field clicks it (issue 11: focusing a field is a normal act).
     let (status, v) = pp
         .act(
             ALICE,
             &id,
             "step",
             step(&id_of(&first, "Email address"), Value::Null),
+        )
+        .await;
+    assert_eq!((status, v["focused"].clone()), (200, json!(true)), "{v}");
+    // Values the kind cannot take are refused clearly.
+    let (status, v) = pp
+        .act(
+            ALICE,
+            &id,
+            "step",
+            json!({ "id": id_of(&first, "Email address"), "type": "fill" }),
         )
         .await;
     assert_eq!(status, 400, "{v}");

@@ -197,3 +197,212 @@ async fn the_readable_page_is_what_is_rendered() {
     }
     pp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_act_like_a_person_and_never_report_a_blocked_submit_as_done() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/unseen.html"), "waitUntil": "load" }),
+        )
+        .await;
+    let s = snapshot(&pp, &id).await;
+    let id_of = |name: &str| {
+        named(&s, name)
+            .first()
+            .and_then(|a| a["id"].as_str())
+            .unwrap_or_else(|| panic!("no {name:?}"))
+            .to_string()
+    };
+    let step = |aid: String, value: Value| {
+        let (pp, id) = (&pp, id.clone());
+        async move {
+            let mut body = json!({ "id": aid });
+            if !value.is_null() {
+                body["value"] = value;
+            }
+            pp.act(ALICE, &id, "step", body).await
+        }
+    };
+
+    // A bare step on a text field clicks it (focus), it does not refuse.
+    let (status, v) = step(id_of("Contact email"), Value::Null).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["focused"], true, "{v}");
+
+    // Checking what is checked succeeds and says so; a bare step on a checkbox toggles;
+    // `value: false` on an unchecked one is already done.
+    let (status, v) = step(id_of("Free plan"), Value::Null).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["checked"].clone(), v["changed"].clone()),
+        (json!(true), json!(false)),
+        "{v}"
+    );
+    assert!(
+        v["note"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already checked"),
+        "{v}"
+    );
+    let terms = id_of("I accept the terms");
+    let (status, v) = step(terms.clone(), json!(false)).await;
+    assert_eq!((status, v["changed"].clone()), (200, json!(false)), "{v}");
+    let (status, v) = step(terms.clone(), Value::Null).await;
+    assert_eq!((status, v["checked"].clone()), (200, json!(true)), "{v}");
+    let (status, v) = step(id_of("Pro plan"), Value::Null).await;
+    assert_eq!((status, v["checked"].clone()), (200, json!(true)), "{v}");
+
+    // A submit the browser's validation stops is a failed step naming the field and why.
+    let (status, v) = step(id_of("Contact email"), json!("not-an-email")).await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = step(id_of("Save"), Value::Null).await;
+    assert_ne!(status, 200, "{v}");
+    let err = v["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("validation stopped it") && err.contains("Contact email"),
+        "{v}"
+    );
+    assert_eq!(
+        pp.text(ALICE, &id, "#toast").await,
+        "",
+        "nothing was submitted"
+    );
+    // Once valid, the same step submits and succeeds.
+    step(id_of("Contact email"), json!("ada@example.com")).await;
+    let (status, v) = step(id_of("Save"), Value::Null).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(pp.text(ALICE, &id, "#toast").await, "Contact saved");
+    pp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_names_are_told_apart_by_their_context() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/shop-cards.html"), "waitUntil": "load" }),
+        )
+        .await;
+    let s = snapshot(&pp, &id).await;
+    let all = descriptions(&s);
+    for want in [
+        "Add to cart — button (Blue mug)",
+        "Add to cart — button (Red mug)",
+        "Add to cart — button (Green mug)",
+        "Add — button (Ada Lovelace)",
+        "Add — button (Alan Turing)",
+    ] {
+        assert!(
+            all.iter().any(|d| d.starts_with(want)),
+            "{want:?} in {all:#?}"
+        );
+    }
+    // A name no other action has needs no context.
+    assert!(
+        all.iter()
+            .any(|d| d.starts_with("Checkout — button") && !d.contains('(')),
+        "{all:#?}"
+    );
+    pp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_clicks_only_its_own_element() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/clicks.html"), "waitUntil": "load" }),
+        )
+        .await;
+    let log = || pp.text(ALICE, &id, "#log");
+    let s = snapshot(&pp, &id).await;
+    let id_of = |s: &Value, name: &str| {
+        named(s, name)
+            .first()
+            .and_then(|a| a["id"].as_str())
+            .unwrap_or_else(|| panic!("no {name:?} in {:#?}", descriptions(s)))
+            .to_string()
+    };
+    // Its centre is covered, its right part is free: listed, and the step hits the free part.
+    let (status, v) = pp
+        .act(
+            ALICE,
+            &id,
+            "step",
+            json!({ "id": id_of(&s, "Half covered") }),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(log().await, "half");
+
+    // Covered everywhere: the step fails, says by what, and clicks nothing.
+    let (status, v) = pp
+        .act(
+            ALICE,
+            &id,
+            "step",
+            json!({ "id": id_of(&snapshot_with_covered(&pp, &id).await, "Fully covered") }),
+        )
+        .await;
+    assert_ne!(status, 200, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("covered by div#full-cover"),
+        "{v}"
+    );
+    assert_eq!(
+        log().await,
+        "half",
+        "neither the button nor the cover was clicked"
+    );
+
+    // A panel expanding under the click: the step waits for the target to stop moving.
+    let s = snapshot(&pp, &id).await;
+    let target = id_of(&s, "Target");
+    pp.act(
+        ALICE,
+        &id,
+        "step",
+        json!({ "id": id_of(&s, "Open details") }),
+    )
+    .await;
+    let (status, v) = pp.act(ALICE, &id, "step", json!({ "id": target })).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        log().await,
+        "half target",
+        "the click landed on the target, not the panel: {v}"
+    );
+    pp.stop().await;
+}
+
+/// A snapshot in which the fully covered button still has an id: observe lists what a person
+/// can reach, so the cover is lifted for the observe and put back before the step.
+async fn snapshot_with_covered(pp: &Pp, id: &str) -> Value {
+    pp.ok(
+        ALICE,
+        id,
+        "evaluate",
+        json!({ "expression": "document.getElementById('full-cover').style.display = 'none'" }),
+    )
+    .await;
+    let s = snapshot(pp, id).await;
+    pp.ok(
+        ALICE,
+        id,
+        "evaluate",
+        json!({ "expression": "document.getElementById('full-cover').style.display = ''" }),
+    )
+    .await;
+    s
+}

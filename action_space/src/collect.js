@@ -188,19 +188,25 @@ function (opts) {
     return st.pointerEvents !== 'none';
   }
 
-  // Hit-test the centre of each client rect inside the viewport. Covered only when every
-  // probe lands on something unrelated; an element outside the viewport is not probed.
+  // Hit-test points of each client rect inside the viewport. Covered only when every probe
+  // lands on something unrelated; an element outside the viewport is not probed.
+  // Each rect's centre first, then a 3x3 grid in it (as the click does): an element whose
+  // centre a neighbour covers but whose other half is free is still reachable.
+  const FRACTIONS = [[0.5, 0.5], [0.25, 0.5], [0.75, 0.5], [0.5, 0.25], [0.5, 0.75],
+    [0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]];
   function probe(el, off, rects) {
     const root = el.getRootNode && el.getRootNode().elementFromPoint ? el.getRootNode() : el.ownerDocument;
     let probed = 0;
     for (const r of rects) {
       if (r.width <= 0 || r.height <= 0) continue;
-      const x = r.left + r.width / 2, y = r.top + r.height / 2;
-      const gx = x + off.x, gy = y + off.y;
-      if (gx < 0 || gy < 0 || gx >= vw || gy >= vh) continue;
-      probed++;
-      const hit = root.elementFromPoint(x, y);
-      if (hit && (hit === el || el.contains(hit))) return { covered: false, point: [gx, gy] };
+      for (const [fx, fy] of FRACTIONS) {
+        const x = r.left + r.width * fx, y = r.top + r.height * fy;
+        const gx = x + off.x, gy = y + off.y;
+        if (gx < 0 || gy < 0 || gx >= vw || gy >= vh) continue;
+        probed++;
+        const hit = root.elementFromPoint(x, y);
+        if (hit && (hit === el || el.contains(hit))) return { covered: false, point: [gx, gy] };
+      }
     }
     return { covered: probed > 0, point: null };
   }
@@ -392,6 +398,29 @@ function (opts) {
   }
 
   walk(document, { x: 0, y: 0 }, 0, false);
+
+  // Names several actions share ("Add to cart" x 6): each gets the nearest context that tells
+  // it apart, found walking up from it: a table row's first cell, a fieldset's legend, the
+  // first heading of the nearest container that has one, a form's name.
+  const HEADS = 'h1, h2, h3, h4, h5, h6, [role=heading], legend, caption, figcaption';
+  const seen = new Map();
+  for (const n of nodes) if (n.name) { const k = n.role + '|' + n.name; seen.set(k, (seen.get(k) || 0) + 1); }
+  for (const n of nodes) {
+    if (!n.name || seen.get(n.role + '|' + n.name) < 2) continue;
+    const ref = R.byId.get(n.id);
+    const el = ref && ref.deref();
+    if (!el) continue;
+    for (let a = el.parentElement, d = 0; a && d < 10 && !n.near; a = a.parentElement, d++) {
+      let t = '';
+      if (a.tagName === 'TR' && a.cells && a.cells[0] && !a.cells[0].contains(el)) t = clean(a.cells[0].textContent, 60);
+      else if (a.tagName === 'FORM') t = clean(a.getAttribute('aria-label') || a.getAttribute('name') || '', 60);
+      if (!t) {
+        const h = a.querySelector(HEADS);
+        if (h && !h.contains(el) && shown(h)) t = clean(h.textContent, 60);
+      }
+      if (t && t !== n.name) n.near = t;
+    }
+  }
 
   // The readable page: markdown of what is rendered, in document order, open shadow roots
   // and same-origin iframes included. Hidden content never appears (display/visibility,

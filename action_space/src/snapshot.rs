@@ -88,6 +88,10 @@ pub struct Node {
     pub options: Vec<(String, String, bool)>,
     pub more_options: Option<usize>,
     pub expanded: Option<bool>,
+    /// For a name other actions share: the nearest context that tells it apart (its card's
+    /// or row's heading, first cell, fieldset legend, form name).
+    #[serde(default)]
+    pub near: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

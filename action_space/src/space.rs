@@ -152,6 +152,9 @@ pub fn describe(n: &Node) -> String {
         format!("unnamed {what}")
     };
     let mut d = format!("{name} — {what}");
+    if let Some(near) = n.near.as_ref().filter(|c| !c.is_empty()) {
+        let _ = write!(d, " ({})", quote_free(near, 60));
+    }
     if let Some(h) = &n.href {
         let _ = write!(d, " → {}", short_url(h));
     }
@@ -348,4 +351,13 @@ pub fn build(snap: &Snapshot, opts: &Options, page_line: &str) -> Space {
         omitted_below_fold,
         markdown: md,
     }
+}
+
+/// `s` cut to `max` characters, without quotes (a parenthesised context).
+fn quote_free(s: &str, max: usize) -> String {
+    let mut t: String = s.chars().take(max).collect();
+    if s.chars().count() > max {
+        t.push('…');
+    }
+    t
 }

@@ -17,3 +17,4 @@ pub const LOCATE: &str = with_find!("../js/locate.js");
 pub const FILL: &str = with_find!("../js/fill.js");
 pub const SELECT: &str = with_find!("../js/select.js");
 pub const READ_VALUE: &str = with_find!("../js/read_value.js");
+pub const VALIDITY: &str = with_find!("../js/validity.js");

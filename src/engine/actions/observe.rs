@@ -149,6 +149,35 @@ pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput
     Ok(out)
 }
 
+/// A click on an agent id that fails when it was a submit the browser's constraint validation
+/// stopped: the browser still shows its messages, and the answer names each invalid field.
+async fn click_checked(page: &Page, loc: Locator<'_>) -> Result<ActionOutput, EngineError> {
+    let check = page.eval(super::js::VALIDITY, &loc.arg(json!({}))).await?;
+    let mut out = super::pointer::click_el_strict(page, loc).await?;
+    let invalid = check["invalid"].as_array().cloned().unwrap_or_default();
+    if invalid.is_empty() {
+        return Ok(out);
+    }
+    let why: Vec<String> = invalid
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {}",
+                f["name"].as_str().unwrap_or("a field"),
+                f["message"].as_str().unwrap_or("invalid")
+            )
+        })
+        .collect();
+    out.insert("invalidFields".into(), Value::Array(invalid));
+    Err(EngineError::NoMatch {
+        message: format!(
+            "the form was not submitted: the browser's validation stopped it ({})",
+            why.join("; ")
+        ),
+        details: out,
+    })
+}
+
 /// Runs an agent id: its kind decides the action (README, "How the action space is built"): text input -> fill (value,
 /// optional Enter), select -> choose an option, checkbox/radio -> check/uncheck, else click.
 #[derive(Debug, Clone, Deserialize)]
@@ -199,7 +228,16 @@ pub async fn step(page: &Page, s: &Step) -> Result<ActionOutput, EngineError> {
     };
     let loc = Locator::Id(&s.id);
     let mut out = match kind {
-        Kind::Click => click_el(page, loc, None, MouseButton::Left, 1).await?,
+        Kind::Click => click_checked(page, loc).await?,
+        // A bare step on a field clicks it, as a person does to focus it, put the caret there
+        // or open its picker; only an explicit `fill` needs a value.
+        Kind::Fill
+            if s.kind.is_none() && matches!(s.value, None | Some(Value::Null)) && !s.enter =>
+        {
+            let mut out = click_el(page, loc, None, MouseButton::Left, 1).await?;
+            out.insert("focused".into(), json!(true));
+            out
+        }
         Kind::Fill => {
             let value = match &s.value {
                 Some(Value::String(v)) => v.clone(),
@@ -249,10 +287,21 @@ pub async fn step(page: &Page, s: &Step) -> Result<ActionOutput, EngineError> {
                     )))
                 }
             };
-            // Without a value, a check toggles.
-            let now =
-                super::pointer::locate(page, loc, None, false).await?.raw["checked"].as_bool();
-            form::check_el(page, loc, wanted.unwrap_or(!now.unwrap_or(false)), None).await?
+            // Without a value, a checkbox toggles and a radio is chosen (a radio cannot be
+            // unchecked by a click: choosing the chosen one succeeds and says it was already).
+            let el = super::pointer::locate(page, loc, None, false).await?;
+            let now = el.raw["checked"].as_bool();
+            let radio = el.raw["type"] == "radio" || el.raw["role"] == "radio";
+            let want = wanted.unwrap_or(radio || !now.unwrap_or(false));
+            let mut out = form::check_el(page, loc, want, None).await?;
+            if out.get("changed") == Some(&Value::Bool(false)) {
+                let state = if want { "checked" } else { "unchecked" };
+                out.insert(
+                    "note".into(),
+                    json!(format!("{} was already {state}", s.id)),
+                );
+            }
+            out
         }
     };
     out.insert("id".into(), json!(s.id));

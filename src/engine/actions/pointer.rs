@@ -255,6 +255,50 @@ pub async fn click_el(
     count: u32,
 ) -> Result<ActionOutput, EngineError> {
     let el = locate(page, loc, timeout_ms, false).await?;
+    click_at(page, el, button, count).await
+}
+
+/// How long a click waits for a moving element's box to come to rest.
+const SETTLE_LIMIT: Duration = Duration::from_millis(1000);
+const SETTLE_POLL: Duration = Duration::from_millis(50);
+
+/// The agent's click: waits while the page animates until the element's box is stable, and
+/// clicks only at a point whose hit test is the element; when no such point exists it fails
+/// with `obscuredBy` and clicks nothing (a covering element never receives the agent's click).
+pub async fn click_el_strict(page: &Page, loc: Locator<'_>) -> Result<ActionOutput, EngineError> {
+    let started = Instant::now();
+    let mut el = locate(page, loc, None, false).await?;
+    while el.raw["animating"] == true && started.elapsed() < SETTLE_LIMIT {
+        tokio::time::sleep(SETTLE_POLL).await;
+        let again = locate(page, loc, None, false).await?;
+        // At rest on the page, not only in the viewport: scrolling it into view again can
+        // hold a still-moving element at the same viewport spot.
+        let still = again.raw["boundingBox"] == el.raw["boundingBox"]
+            && again.raw["pageScroll"] == el.raw["pageScroll"];
+        el = again;
+        if still {
+            break;
+        }
+    }
+    if el.raw["covered"] == true {
+        let by = el.raw["obscuredBy"].as_str().unwrap_or("another element");
+        return Err(EngineError::NoMatch {
+            message: format!(
+                "{} is covered by {by}: nothing was clicked (close or scroll away what covers it, then observe again)",
+                loc.describe()
+            ),
+            details: el.details,
+        });
+    }
+    click_at(page, el, MouseButton::Left, 1).await
+}
+
+async fn click_at(
+    page: &Page,
+    el: Located,
+    button: MouseButton,
+    count: u32,
+) -> Result<ActionOutput, EngineError> {
     let (x, y) = el.point;
     let events = page.events()?;
     let mut opened = page.conn.browser_events();

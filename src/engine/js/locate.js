@@ -24,16 +24,24 @@ function (a) {
   for (const at of el.attributes) attributes[at.name] = at.value;
   const root = el.getRootNode && el.getRootNode().elementFromPoint ? el.getRootNode() : el.ownerDocument;
   let point = null, obscuredBy = null;
+  let covered = false;
   if (visible) {
-    // Probe the centre of each client rect (an inline link that wraps has several).
-    for (const cr of el.getClientRects()) {
-      const x = Math.min(Math.max(cr.left + cr.width / 2, 0), vw - 1);
-      const y = Math.min(Math.max(cr.top + cr.height / 2, 0), vh - 1);
+    // Probe each client rect (an inline link that wraps has several): its centre first, then
+    // a 3x3 grid inside it, so a button whose centre a neighbour covers is still hit on its
+    // free half. The first point whose hit test is the element (or inside it) is used.
+    const fractions = [[0.5, 0.5], [0.25, 0.5], [0.75, 0.5], [0.5, 0.25], [0.5, 0.75],
+      [0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]];
+    probing: for (const cr of el.getClientRects()) {
       if (cr.width <= 0 || cr.height <= 0) continue;
-      const hit = root.elementFromPoint(x, y);
-      if (hit && (hit === el || el.contains(hit))) { point = { x, y }; break; }
-      if (!obscuredBy && hit) obscuredBy = describe(hit);
+      for (const [fx, fy] of fractions) {
+        const x = Math.min(Math.max(cr.left + cr.width * fx, 0), vw - 1);
+        const y = Math.min(Math.max(cr.top + cr.height * fy, 0), vh - 1);
+        const hit = root.elementFromPoint(x, y);
+        if (hit && (hit === el || el.contains(hit))) { point = { x, y }; break probing; }
+        if (!obscuredBy && hit) obscuredBy = describe(hit);
+      }
     }
+    covered = !point;
     if (!point) {
       point = { x: Math.min(Math.max(r.left + r.width / 2, 0), vw - 1), y: Math.min(Math.max(r.top + r.height / 2, 0), vh - 1) };
     } else {
@@ -44,7 +52,10 @@ function (a) {
   return {
     matched: true, visible, tagName: el.tagName.toLowerCase(), elementText: text, attributes,
     boundingBox: { x: r.x + ox, y: r.y + oy, width: r.width, height: r.height },
-    point: point && { x: point.x + ox, y: point.y + oy }, obscuredBy,
+    point: point && { x: point.x + ox, y: point.y + oy }, obscuredBy, covered,
+    // Something on the page is moving (a transition, an animation): its box may still change.
+    animating: document.getAnimations().some(an => an.playState === 'running'),
+    pageScroll: [window.scrollX, window.scrollY],
     role: el.getAttribute('role') || '', type: (el.type || '').toString().toLowerCase(),
     checked: checkedState(el),
     editable: el.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName),
