@@ -406,3 +406,63 @@ async fn snapshot_with_covered(pp: &Pp, id: &str) -> Value {
     .await;
     s
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aria_combobox_acts_like_its_role() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/combobox.html"), "waitUntil": "load" }),
+        )
+        .await;
+    let s = snapshot(&pp, &id).await;
+    let fruit = named(&s, "Fruit");
+    assert_eq!(fruit.len(), 1, "{:#?}", descriptions(&s));
+    assert_eq!(fruit[0]["type"], "select_dropdown_option", "{}", fruit[0]);
+    let fruit = fruit[0]["id"].as_str().unwrap_or_default().to_string();
+
+    // With a value: opens it and picks the option in one step.
+    let (status, v) = pp
+        .act(
+            ALICE,
+            &id,
+            "step",
+            json!({ "id": fruit, "value": "Banana" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["selected"], "Banana", "{v}");
+    assert_eq!(pp.text(ALICE, &id, "#chosen").await, "banana");
+
+    // A bare step opens it, and its options are listed for the next step.
+    let (status, v) = pp.act(ALICE, &id, "step", json!({ "id": fruit })).await;
+    assert_eq!(status, 200, "{v}");
+    let opened = pp
+        .eventually(Duration::from_secs(3), || async {
+            let s = snapshot(&pp, &id).await;
+            named(&s, "Cherry").first().is_some_and(|a| {
+                a["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("option")
+            })
+        })
+        .await;
+    assert!(opened, "{:#?}", descriptions(&snapshot(&pp, &id).await));
+
+    // An option that does not exist is named, with the ones that do.
+    let (status, v) = pp
+        .act(
+            ALICE,
+            &id,
+            "step",
+            json!({ "id": fruit, "value": "Durian" }),
+        )
+        .await;
+    assert_ne!(status, 200, "{v}");
+    let err = v["error"].as_str().unwrap_or_default();
+    assert!(err.contains("Durian") && err.contains("Cherry"), "{v}");
+    pp.stop().await;
+}

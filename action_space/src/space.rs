@@ -91,6 +91,14 @@ pub fn kind_of(n: &Node) -> Kind {
     match n.role.as_str() {
         "checkbox" | "radio" | "switch" => Kind::Check,
         "combobox" | "listbox" if n.tag == "select" => Kind::SelectDropdownOption,
+        // An ARIA combobox that is not a text field (a div or button opening a listbox) and an
+        // ARIA listbox pick an option; a bare step on them clicks (opens) them.
+        "combobox" | "listbox"
+            if !matches!(n.tag.as_str(), "input" | "textarea")
+                && n.input_type.as_deref() != Some("contenteditable") =>
+        {
+            Kind::SelectDropdownOption
+        }
         "textbox" | "searchbox" | "spinbutton" | "combobox" => Kind::Fill,
         "slider" if n.tag == "input" => Kind::Fill,
         _ if n.tag == "input"

@@ -149,6 +149,62 @@ pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput
     Ok(out)
 }
 
+/// How long a picked ARIA option may take to appear after its list was opened.
+const OPTION_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Opens an ARIA combobox (unless open) and clicks the option labelled like one of `values`.
+async fn pick_aria_option(
+    page: &Page,
+    loc: Locator<'_>,
+    values: &[String],
+) -> Result<ActionOutput, EngineError> {
+    let el = super::pointer::locate(page, loc, None, false).await?;
+    let combobox = el.raw["role"] == "combobox";
+    if combobox && el.raw.pointer("/attributes/aria-expanded") != Some(&json!("true")) {
+        super::pointer::click_el_strict(page, loc).await?;
+    }
+    let started = std::time::Instant::now();
+    loop {
+        let r = page
+            .eval(
+                super::js::ARIA_OPTION,
+                &loc.arg(json!({ "values": values })),
+            )
+            .await?;
+        if r["stale"] == true {
+            return Err(EngineError::Stale(format!(
+                "stale action id, observe again: {} no longer matches an element of this page",
+                loc.describe()
+            )));
+        }
+        if let (true, Some(option)) = (r["found"] == true, r["id"].as_str()) {
+            let mut out = super::pointer::click_el_strict(page, Locator::Id(option)).await?;
+            out.insert("selected".into(), r["label"].clone());
+            return Ok(out);
+        }
+        if started.elapsed() >= OPTION_WAIT {
+            let labels: Vec<&str> = r["labels"]
+                .as_array()
+                .map(|l| l.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            return Err(EngineError::NoMatch {
+                message: format!(
+                    "{} has no option labelled {}; its options: {}",
+                    loc.describe(),
+                    values.join(" or "),
+                    if labels.is_empty() {
+                        "none visible".to_string()
+                    } else {
+                        labels.join(", ")
+                    }
+                ),
+                details: el.details,
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A click on an agent id that fails when it was a submit the browser's constraint validation
 /// stopped: the browser still shows its messages, and the answer names each invalid field.
 async fn click_checked(page: &Page, loc: Locator<'_>) -> Result<ActionOutput, EngineError> {
@@ -261,19 +317,29 @@ pub async fn step(page: &Page, s: &Step) -> Result<ActionOutput, EngineError> {
         }
         Kind::SelectDropdownOption => {
             let value = match &s.value {
-                Some(Value::String(v)) => vec![v.clone()],
-                Some(Value::Array(vs)) => vs
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect(),
-                _ => {
+                Some(Value::String(v)) => Some(vec![v.clone()]),
+                Some(Value::Array(vs)) => Some(
+                    vs.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            };
+            let native =
+                super::pointer::locate(page, loc, None, false).await?.raw["tagName"] == "select";
+            match (native, value) {
+                (true, Some(v)) => form::select_el(page, loc, &v, None).await?,
+                (true, None) => {
                     return Err(EngineError::BadInput(format!(
                         "{} is a dropdown: give the option's label or value as `value`",
                         s.id
                     )))
                 }
-            };
-            form::select_el(page, loc, &value, None).await?
+                // An ARIA combobox or listbox: a bare step opens it (its options are then
+                // listed as `O` ids); with a value it opens and picks in one step.
+                (false, None) => super::pointer::click_el_strict(page, loc).await?,
+                (false, Some(v)) => pick_aria_option(page, loc, &v).await?,
+            }
         }
         Kind::Check => {
             let wanted = match &s.value {
