@@ -466,3 +466,37 @@ async fn an_aria_combobox_acts_like_its_role() {
     assert!(err.contains("Durian") && err.contains("Cherry"), "{v}");
     pp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elements_scrolled_out_of_a_scroll_box_are_listed_and_steppable() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/inbox.html"), "waitUntil": "load" }),
+        )
+        .await;
+    let s = snapshot(&pp, &id).await;
+    let all = descriptions(&s);
+    for i in 1..=20 {
+        assert_eq!(
+            named(&s, &format!("Open message {i}")).len(),
+            1,
+            "message {i} is listed: {all:#?}"
+        );
+    }
+    let far = named(&s, "Open message 15")[0];
+    assert!(
+        far["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("scrolled out of view in Inbox"),
+        "{far}"
+    );
+    assert_eq!(far["inViewport"], false, "{far}");
+    let (status, v) = pp.act(ALICE, &id, "step", json!({ "id": far["id"] })).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(pp.text(ALICE, &id, "#opened").await, "15");
+    pp.stop().await;
+}

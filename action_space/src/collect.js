@@ -211,6 +211,27 @@ function (opts) {
     return { covered: probed > 0, point: null };
   }
 
+  // The scroll box (overflow auto/scroll, with something to scroll) whose visible area the
+  // element lies outside of, named for the agent; null when none clips it.
+  function clippingScroller(el, r) {
+    for (let a = el.parentElement, d = 0; a && d < 30; a = a.parentElement, d++) {
+      const st = getComputedStyle(a);
+      if (!/(auto|scroll)/.test(st.overflowY + ' ' + st.overflowX)) continue;
+      if (a.scrollHeight <= a.clientHeight && a.scrollWidth <= a.clientWidth) continue;
+      // Its visible area is the padding box; a sliver of under 2 px counts as out of view.
+      const ar = a.getBoundingClientRect();
+      const top = ar.top + a.clientTop, left = ar.left + a.clientLeft;
+      const bottom = top + a.clientHeight, right = left + a.clientWidth;
+      const h = Math.min(r.bottom, bottom) - Math.max(r.top, top);
+      const w = Math.min(r.right, right) - Math.max(r.left, left);
+      if (h < 2 || w < 2) {
+        const label = a.getAttribute('aria-label') || (a.id ? '#' + a.id : '') || a.tagName.toLowerCase();
+        return clean(label, 60);
+      }
+    }
+    return null;
+  }
+
   function landmarkOf(el) {
     for (let n = el.parentElement; n; n = n.parentElement) {
       const role = n.getAttribute('role');
@@ -340,21 +361,31 @@ function (opts) {
       if (!visibleStyle(el)) continue;
       // Only what is in the viewport can be hit-tested: read client rects just for that.
       const inViewport = box.bottom + off.y > 0 && box.top + off.y < vh && box.right + off.x > 0 && box.left + off.x < vw;
-      if (inViewport && probe(el, off, el.getClientRects()).covered) continue;
+      // Covered, unless what hides it is the edge of a scroll box it sits in (an inbox, an
+      // overflow:auto list): then it is listed as off-screen, in that box; a step on it
+      // scrolls the box.
+      let scroller = null;
+      let seen = inViewport;
+      if (inViewport && probe(el, off, el.getClientRects()).covered) {
+        scroller = clippingScroller(el, box);
+        if (!scroller) continue;
+        seen = false;
+      }
+      if (!inViewport) scroller = null;
 
       const prefix = prefixFor(role, el);
       const gx = box.left + off.x, gy = box.top + off.y;
       const bbox = [Math.round(gx + sx), Math.round(gy + sy), Math.round(box.width), Math.round(box.height)];
       // Listing is viewport first: off-screen elements past the listing budget cannot be
       // listed, so they get a light record (enough to step on them), not a description.
-      if (!inViewport && offscreenFull >= listBudget) {
+      if (!seen && offscreenFull >= listBudget) {
         const light = { id: idFor(el, prefix), tag: t.toLowerCase(), role, box: bbox, inView: false };
         if (t === 'INPUT') light.type = (el.type || 'text').toLowerCase();
         if (el.isContentEditable) light.type = 'contenteditable';
         nodes.push(light);
         continue;
       }
-      if (!inViewport) offscreenFull++;
+      if (!seen) offscreenFull++;
       const name = accessibleName(el, role);
       // A pointer cursor alone over nothing a person can read or see (a decorative icon the
       // author marked aria-hidden) is not a target.
@@ -366,9 +397,10 @@ function (opts) {
         role,
         name,
         box: bbox,
-        inView: inViewport,
+        inView: seen,
         context: landmarkOf(el) || heading,
       };
+      if (scroller) node.scrollBox = scroller;
       if (frame) node.frame = frame;
       if (el.disabled || el.getAttribute('aria-disabled') === 'true') node.disabled = true;
       if (t === 'A' && el.href) node.href = el.href;

@@ -92,6 +92,9 @@ pub struct Node {
     /// or row's heading, first cell, fieldset legend, form name).
     #[serde(default)]
     pub near: Option<String>,
+    /// The scroll box whose visible area the element is outside of (listed off-screen).
+    #[serde(default)]
+    pub scroll_box: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -216,6 +216,9 @@ pub fn describe(n: &Node) -> String {
     if n.frame > 0 {
         d.push_str(" (in iframe)");
     }
+    if let Some(b) = &n.scroll_box {
+        let _ = write!(d, " (scrolled out of view in {b})");
+    }
     d
 }
 
