@@ -383,6 +383,24 @@ async fn a_step_clicks_only_its_own_element() {
         "half target",
         "the click landed on the target, not the panel: {v}"
     );
+
+    // An id whose element became something else since the observe is stale, and not acted on.
+    let s = snapshot(&pp, &id).await;
+    let (target, toggle) = (id_of(&s, "Target"), id_of(&s, "Open details"));
+    pp.ok(
+        ALICE,
+        &id,
+        "evaluate",
+        json!({ "expression": "document.getElementById('target').textContent = 'Delete everything'; document.getElementById('toggle').setAttribute('role', 'tab')" }),
+    )
+    .await;
+    for (aid, was) in [(target, "\"Target\""), (toggle, "\"button\"")] {
+        let (status, v) = pp.act(ALICE, &id, "step", json!({ "id": aid })).await;
+        assert_eq!(status, 400, "{v}");
+        let err = v["error"].as_str().unwrap_or_default();
+        assert!(err.contains("stale action id") && err.contains(was), "{v}");
+    }
+    assert_eq!(log().await, "half target", "nothing was clicked");
     pp.stop().await;
 }
 

@@ -429,6 +429,16 @@ function (opts) {
     }
   }
 
+  // `verify`: the role and name an id's element has now, computed as an observe would
+  // (the engine refuses a step on an element that became something else).
+  if (opts.verify) {
+    const ref = R.byId.get(opts.verify);
+    const el = ref && ref.deref();
+    if (!el || !el.isConnected) return { stale: true };
+    const role = interactiveRole(el, false) || (el.tagName === 'LABEL' && el.control ? implicitRole(el.control) : '');
+    return { role, name: accessibleName(el, role), editor: !!el.isContentEditable };
+  }
+
   walk(document, { x: 0, y: 0 }, 0, false);
 
   // Names several actions share ("Add to cart" x 6): each gets the nearest context that tells

@@ -89,6 +89,9 @@ pub struct PageState {
     worlds: Mutex<HashMap<String, i64>>,
     /// What each agent id of the last observe does when stepped on.
     pub kinds: Mutex<HashMap<String, action_space::Kind>>,
+    /// The role and accessible name each id had in the last observe: a step on an id whose
+    /// element has since become something else is refused as stale.
+    pub signatures: Mutex<HashMap<String, (String, String)>>,
     /// How the main frame's document requests are rewritten (WebSocket sessions).
     pub rewrites: Mutex<Rewrites>,
     /// Network events are on (only pages that report exchanges pay for them).

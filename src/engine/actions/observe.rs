@@ -103,13 +103,21 @@ async fn observe_raw(
             min_nb_actions,
             ..Default::default()
         };
-        Ok::<_, EngineError>((action_space::view(&snap, &options), kept, kinds))
+        let signatures: std::collections::HashMap<String, (String, String)> = snap
+            .nodes
+            .iter()
+            .map(|n| (n.id.clone(), (n.role.clone(), n.name.clone())))
+            .collect();
+        Ok::<_, EngineError>((action_space::view(&snap, &options), kept, kinds, signatures))
     })
     .await
     .map_err(|e| EngineError::Internal(format!("observe failed: {e}")))??;
-    let (view, kept, kinds) = built;
+    let (view, kept, kinds, signatures) = built;
     if let Ok(mut k) = page.state.kinds.lock() {
         *k = kinds;
+    }
+    if let Ok(mut sg) = page.state.signatures.lock() {
+        *sg = signatures;
     }
     Ok((view, kept))
 }
@@ -147,6 +155,52 @@ pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput
         out.insert("images".into(), json!(v.images));
     }
     Ok(out)
+}
+
+/// Refuses a step on an id whose element changed role or accessible name since the observe
+/// (a "Delete" button that became "Undo" is not what the agent picked). An editor's name is
+/// its text, which typing changes: for those, and for ids observed without a name, only the
+/// role counts.
+async fn still_the_same(page: &Page, id: &str) -> Result<(), EngineError> {
+    let Some((role, name)) = page
+        .state
+        .signatures
+        .lock()
+        .ok()
+        .and_then(|s| s.get(id).cloned())
+    else {
+        return Ok(());
+    };
+    let now = page
+        .eval(action_space::COLLECTOR, &json!({ "verify": id }))
+        .await?;
+    if now["stale"] == true {
+        return Err(EngineError::Stale(format!(
+            "stale action id, observe again: {id} no longer matches an element of this page"
+        )));
+    }
+    let (now_role, now_name) = (
+        now["role"].as_str().unwrap_or_default(),
+        now["name"].as_str().unwrap_or_default(),
+    );
+    // Unnamed in the observe (or listed light, past the listing budget): only the role counts.
+    let compare_name = now["editor"] != true && !name.is_empty();
+    if now_role != role || (compare_name && now_name != name) {
+        return Err(EngineError::Stale(format!(
+            "stale action id, observe again: {id} was {} {role:?} and is now {} {now_role:?}",
+            quoted(&name),
+            quoted(now_name)
+        )));
+    }
+    Ok(())
+}
+
+fn quoted(s: &str) -> String {
+    if s.is_empty() {
+        "an unnamed".to_string()
+    } else {
+        format!("\"{s}\"")
+    }
 }
 
 /// How long a picked ARIA option may take to appear after its list was opened.
@@ -283,6 +337,7 @@ pub async fn step(page: &Page, s: &Step) -> Result<ActionOutput, EngineError> {
         )));
     };
     let loc = Locator::Id(&s.id);
+    still_the_same(page, &s.id).await?;
     let mut out = match kind {
         Kind::Click => click_checked(page, loc).await?,
         // A bare step on a field clicks it, as a person does to focus it, put the caret there
