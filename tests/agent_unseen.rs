@@ -518,3 +518,43 @@ async fn elements_scrolled_out_of_a_scroll_box_are_listed_and_steppable() {
     assert_eq!(pp.text(ALICE, &id, "#opened").await, "15");
     pp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrolling_reaches_the_scroll_box_when_the_page_cannot_move() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/inbox.html"), "waitUntil": "load" }),
+        )
+        .await;
+    // The page fits the viewport: a scroll down moves the inbox, and says so.
+    let v = pp
+        .ok(
+            ALICE,
+            &id,
+            "scroll",
+            json!({ "direction": "down", "amount": 200 }),
+        )
+        .await;
+    assert_eq!(v["scrolled"], "Inbox", "{v}");
+    assert_eq!(v["scrollY"], 200, "{v}");
+    let s = snapshot(&pp, &id).await;
+    let now_seen = named(&s, "Open message 8")[0];
+    assert_eq!(now_seen["inViewport"], true, "{now_seen}");
+    let v = pp
+        .ok(
+            ALICE,
+            &id,
+            "scroll",
+            json!({ "direction": "up", "amount": 1000 }),
+        )
+        .await;
+    assert_eq!(
+        (v["scrolled"].clone(), v["scrollY"].clone()),
+        (json!("Inbox"), json!(0)),
+        "{v}"
+    );
+    pp.stop().await;
+}
