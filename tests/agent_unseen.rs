@@ -558,3 +558,37 @@ async fn scrolling_reaches_the_scroll_box_when_the_page_cannot_move() {
     );
     pp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendar_days_say_their_month_and_field() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/datepicker.html"), "waitUntil": "load" }),
+        )
+        .await;
+    let s = snapshot(&pp, &id).await;
+    let day = named(&s, "5");
+    assert_eq!(day.len(), 1, "{:#?}", descriptions(&s));
+    let d = day[0]["description"].as_str().unwrap_or_default();
+    assert!(
+        d.starts_with("5 — button (December 2026, for Check-in date)"),
+        "{d}"
+    );
+    let (status, v) = pp
+        .act(ALICE, &id, "step", json!({ "id": day[0]["id"] }))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let v = pp
+        .ok(
+            ALICE,
+            &id,
+            "evaluate",
+            json!({ "expression": "document.getElementById('checkin').value" }),
+        )
+        .await;
+    assert_eq!(v["value"], "2026-12-05", "{v}");
+    pp.stop().await;
+}

@@ -463,6 +463,28 @@ function (opts) {
       if (t && t !== n.name) n.near = t;
     }
   }
+  // Short names in a calendar or grid ("5", "12"): the grid's caption (month and year) and
+  // the field it belongs to (the element whose aria-controls names the grid or its dialog).
+  for (const n of nodes) {
+    if (n.near || !n.name || n.name.length > 3) continue;
+    const ref = R.byId.get(n.id);
+    const el = ref && ref.deref();
+    const grid = el && el.closest('[role=grid], table');
+    if (!grid) continue;
+    const groot = grid.getRootNode();
+    const lb = grid.getAttribute('aria-labelledby');
+    const cap = clean(grid.getAttribute('aria-label')
+      || (lb && groot.getElementById ? lb.split(/\s+/).map(i => { const x = groot.getElementById(i); return x ? x.textContent : ''; }).join(' ') : '')
+      || (grid.caption ? grid.caption.textContent : ''), 60);
+    if (!cap) continue;
+    let field = '';
+    const holder = grid.closest('[role=dialog], dialog');
+    for (const gid of [grid.id, holder && holder.id].filter(Boolean)) {
+      const f = groot.querySelector(`[aria-controls~="${CSS.escape(gid)}"]`);
+      if (f) { field = accessibleName(f, implicitRole(f) || interactiveRole(f, false) || 'textbox'); break; }
+    }
+    n.near = cap + (field ? ', for ' + field : '');
+  }
 
   // The readable page: markdown of what is rendered, in document order, open shadow roots
   // and same-origin iframes included. Hidden content never appears (display/visibility,
