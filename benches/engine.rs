@@ -195,72 +195,58 @@ async fn main() {
     stats("session create (cold, no pool)", cold);
     pp.stop().await;
 
-    // Crash recovery: kill -9 of Chromium, then how long until a new session is created.
+    // Crash recovery: kill -9 of Chromium, then how long until a new session is created;
+    // between actions, then with an action in flight on the killed browser (a 10 s evaluate).
     let pp = Pp::default().await;
     let mut recovery = Vec::new();
     for _ in 0..5 {
         let id = pp.session(ALICE, json!({})).await;
-        let pid = pp.health().await["browser"]["pid"].as_u64().unwrap_or(0);
-        let t = Instant::now();
-        // SAFETY: kill only sends a signal to the browser this benchmark's server launched.
-        unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGKILL);
-        }
-        loop {
-            let (status, v) = pp
-                .send(Method::POST, "/v1/sessions", Some(ALICE), Some(json!({})))
-                .await;
-            if status == 201 {
-                recovery.push(t.elapsed().as_secs_f64() * 1000.0);
-                if let Some(new) = v["session"]["id"].as_str() {
-                    pp.delete(ALICE, new).await;
-                }
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        recovery.push(kill_then_create(&pp).await);
         pp.delete(ALICE, &id).await;
         wait_pool(&pp, 1).await;
     }
     stats("kill -9 of Chromium -> next session created", recovery);
-
-    // The same with an action in flight on the killed browser (a 10 s evaluate).
     let mut mid = Vec::new();
     for _ in 0..5 {
         let id = pp.session(ALICE, json!({})).await;
-        let pid = pp.health().await["browser"]["pid"].as_u64().unwrap_or(0);
         let busy = pp.act(
             ALICE,
             &id,
             "evaluate",
             json!({ "expression": "new Promise(r => setTimeout(r, 10000))" }),
         );
-        let kill_then_create = async {
+        let killed = async {
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let t = Instant::now();
-            // SAFETY: as above.
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGKILL);
-            }
-            loop {
-                let (status, v) = pp
-                    .send(Method::POST, "/v1/sessions", Some(ALICE), Some(json!({})))
-                    .await;
-                if status == 201 {
-                    let ms = t.elapsed().as_secs_f64() * 1000.0;
-                    if let Some(new) = v["session"]["id"].as_str() {
-                        pp.delete(ALICE, new).await;
-                    }
-                    return ms;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            kill_then_create(&pp).await
         };
-        let (_, ms) = tokio::join!(busy, kill_then_create);
+        let (_, ms) = tokio::join!(busy, killed);
         mid.push(ms);
         pp.delete(ALICE, &id).await;
         wait_pool(&pp, 1).await;
     }
     stats("kill -9 mid-action -> next session created", mid);
     pp.stop().await;
+}
+
+/// Kills the server's browser (-9) and answers how long until a new session is created, in ms.
+async fn kill_then_create(pp: &Pp) -> f64 {
+    let pid = pp.health().await["browser"]["pid"].as_u64().unwrap_or(0);
+    let t = Instant::now();
+    // SAFETY: kill only sends a signal to the browser this benchmark's server launched.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    }
+    loop {
+        let (status, v) = pp
+            .send(Method::POST, "/v1/sessions", Some(ALICE), Some(json!({})))
+            .await;
+        if status == 201 {
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            if let Some(new) = v["session"]["id"].as_str() {
+                pp.delete(ALICE, new).await;
+            }
+            return ms;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -313,11 +313,7 @@ fn send_error(failures: &Failures, url: &url::Url, e: &reqwest::Error) -> Engine
     }
     // An https target behind the egress proxy: the client saw a failed tunnel, the proxy
     // knows why.
-    let authority = url
-        .host_str()
-        .zip(url.port_or_known_default())
-        .map(|(h, p)| format!("{h}:{p}"));
-    if let Some((net, why)) = authority.and_then(|a| failures.recent(&a)) {
+    if let Some((net, why)) = failures.recent(url) {
         if net == NetError::BlockedByClient {
             return EngineError::Blocked(format!("{url}: {why}"));
         }

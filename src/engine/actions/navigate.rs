@@ -199,10 +199,9 @@ async fn current_url(page: &Page, seen: Option<String>) -> Result<ActionOutput, 
 pub(super) fn navigation_error(page: &Page, url: &str, err: &str) -> EngineError {
     // Behind the egress proxy an https target that cannot be reached is only a "failed
     // tunnel" to the browser; the proxy remembers what really happened.
-    let proxied = url::Url::parse(url).ok().and_then(|u| {
-        let authority = format!("{}:{}", u.host_str()?, u.port_or_known_default()?);
-        page.state.net_failures.recent(&authority)
-    });
+    let proxied = url::Url::parse(url)
+        .ok()
+        .and_then(|u| page.state.net_failures.recent(&u));
     if let Some((net, why)) = proxied {
         if err.contains("ERR_TUNNEL_CONNECTION_FAILED")
             || err.contains(net.net_text().trim_start_matches("net::"))

@@ -6,6 +6,8 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use url::Url;
+
 /// Failures remembered at most (oldest dropped first), and for how long.
 const KEPT: usize = 256;
 const FRESH: Duration = Duration::from_secs(15);
@@ -77,24 +79,19 @@ pub struct Failures {
 }
 
 impl Failures {
-    /// Records that `authority` (`host:port`) could not be reached.
-    pub fn record(&self, authority: &str, error: NetError, detail: &str) {
+    /// Records that `url`'s host and port could not be reached.
+    pub fn record(&self, url: &Url, error: NetError, detail: &str) {
         if let Ok(mut r) = self.recent.lock() {
             if r.len() >= KEPT {
                 r.pop_front();
             }
-            r.push_back((
-                Instant::now(),
-                authority.to_ascii_lowercase(),
-                error,
-                detail.to_string(),
-            ));
+            r.push_back((Instant::now(), authority(url), error, detail.to_string()));
         }
     }
 
-    /// The newest fresh failure for `authority`, with its detail.
-    pub fn recent(&self, authority: &str) -> Option<(NetError, String)> {
-        let authority = authority.to_ascii_lowercase();
+    /// The newest fresh failure for `url`'s host and port, with its detail.
+    pub fn recent(&self, url: &Url) -> Option<(NetError, String)> {
+        let authority = authority(url);
         let r = self.recent.lock().ok()?;
         r.iter()
             .rev()
@@ -102,4 +99,10 @@ impl Failures {
             .find(|(_, a, ..)| *a == authority)
             .map(|(_, _, e, d)| (*e, d.clone()))
     }
+}
+
+/// `host:port`, the port explicit: what a CONNECT and a URL to the same place share.
+fn authority(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    format!("{host}:{}", url.port_or_known_default().unwrap_or(80))
 }

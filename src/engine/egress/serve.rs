@@ -60,7 +60,7 @@ async fn tunnel(req: Request<Incoming>, route: &Route) -> Response<Body> {
     };
     let dialed = match route.dial_tunnel(&url).await {
         Ok(d) => d,
-        Err(e) => return failure(route, &authority, e),
+        Err(e) => return failure(route, &url, e),
     };
     let mut far = dialed.stream;
     tokio::spawn(async move {
@@ -88,7 +88,7 @@ async fn forward(req: Request<Incoming>, route: &Route) -> Response<Body> {
     };
     let dialed = match route.dial_http(&url).await {
         Ok(d) => d,
-        Err(e) => return failure(route, &authority_of(&url), e),
+        Err(e) => return failure(route, &url, e),
     };
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     // Direct: origin-form. Through an upstream: absolute-form naming the checked address, so
@@ -113,7 +113,7 @@ async fn forward(req: Request<Incoming>, route: &Route) -> Response<Body> {
             Ok(pair) => pair,
             Err(e) => {
                 let e = DialError::Failed(NetError::ConnectionFailed, e.to_string());
-                return failure(route, &authority_of(&url), e);
+                return failure(route, &url, e);
             }
         };
     tokio::spawn(async move {
@@ -161,22 +161,17 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn authority_of(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    format!("{host}:{}", url.port_or_known_default().unwrap_or(80))
-}
-
 /// The answer to a request the proxy could not carry; also recorded for the engine, which
 /// names it to the agent when the browser reports only a failed tunnel.
-fn failure(route: &Route, authority: &str, e: DialError) -> Response<Body> {
+fn failure(route: &Route, url: &Url, e: DialError) -> Response<Body> {
     let (status, net, why, refused) = match e {
         DialError::Refused(why) => {
-            tracing::info!(%authority, %why, "egress refused by policy");
+            tracing::info!(%url, %why, "egress refused by policy");
             (StatusCode::FORBIDDEN, NetError::BlockedByClient, why, true)
         }
         DialError::Failed(net, why) => (StatusCode::BAD_GATEWAY, net, why, false),
     };
-    route.failures.record(authority, net, &why);
+    route.failures.record(url, net, &why);
     let text = if refused {
         format!("refused by pagepilot's navigation policy: {why}")
     } else {
