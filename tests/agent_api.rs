@@ -93,12 +93,28 @@ async fn sessions_and_observe() {
             .all(|a| a["type"] == "click" || a.get("value").is_some()),
         "fill/check/select carry a value"
     );
-    assert_eq!(obs["space"]["actions"][0]["status"], "valid");
+    // Each action is said once as text and once as a typed list; the other two lists are
+    // opt-in (the SDK computes them from interaction_actions).
+    assert!(obs["space"].get("actions").is_none(), "{}", obs["space"]);
+    assert!(obs["space"].get("browser_actions").is_none());
+    assert!(obs["space"]["markdown"]
+        .as_str()
+        .unwrap()
+        .contains("S1 goto(url)"));
+    let (status, full) = post(
+        &pp,
+        ALICE,
+        &format!("/sessions/{id}/page/observe"),
+        json!({ "full_space": true }),
+    )
+    .await;
+    assert_eq!(status, 200, "{full}");
+    assert_eq!(full["space"]["actions"][0]["status"], "valid");
     assert_eq!(
-        obs["space"]["browser_actions"].as_array().unwrap().len(),
+        full["space"]["browser_actions"].as_array().unwrap().len(),
         12
     );
-    assert_eq!(obs["space"]["browser_actions"][0]["id"], "S1");
+    assert_eq!(full["space"]["browser_actions"][0]["id"], "S1");
     assert!(obs["data"]["markdown"]
         .as_str()
         .unwrap()

@@ -77,6 +77,14 @@ async fn names_come_from_what_a_person_reads() {
         let d = hits[0]["description"].as_str().unwrap_or_default();
         assert!(d.contains(what), "{name:?} is a {what}: {d}");
     }
+    // A value is shown whole, not cut at a few dozen characters.
+    let reference = named(&s, "Reference");
+    assert!(
+        reference[0]["description"].as_str().unwrap_or_default().contains(
+            "REF-2026-0001-ALPHA-BRAVO-CHARLIE-DELTA-ECHO-FOXTROT-GOLF-HOTEL-INDIA-JULIET-KILO-LIMA-MIKE-NOVEMBER-OSCAR-PAPA-END"
+        ),
+        "{reference:?}"
+    );
     for never in [
         "LightDark",
         "Leonie",
@@ -590,5 +598,75 @@ async fn calendar_days_say_their_month_and_field() {
         )
         .await;
     assert_eq!(v["value"], "2026-12-05", "{v}");
+    pp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_clickables_each_get_their_own_id() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp
+        .session_at(
+            ALICE,
+            json!({ "url": fx.url("/agent/nested.html"), "waitUntil": "load" }),
+        )
+        .await;
+    let s = snapshot(&pp, &id).await;
+    let all = descriptions(&s).join("\n");
+    // Each icon, tree item and inner handler is one action with its own name; a container
+    // keeps one only for its own text.
+    for name in [
+        "Alice Meeting tomorrow",
+        "Reply",
+        "Forward",
+        "Like",
+        "Mute",
+        "Docs",
+        "Guide",
+        "API",
+        "Weekly report",
+        "☆ Star",
+        "Open the archive",
+        "Account settings",
+    ] {
+        assert_eq!(
+            named(&s, name).len(),
+            1,
+            "one action named {name:?}:\n{all}"
+        );
+    }
+    for merged in ["Reply Forward", "Like Mute", "Guide API", "Weekly report ☆"] {
+        assert!(!all.contains(merged), "{merged:?} must not appear:\n{all}");
+    }
+    // Parts that only inherit a target's cursor, or sit in a link, are not targets.
+    for part in ["Open —", "the archive —", "Account —", "settings —"] {
+        assert!(
+            !descriptions(&s).iter().any(|d| d.starts_with(part)),
+            "{part:?} is not an action:\n{all}"
+        );
+    }
+    assert_eq!(
+        s["actions"].as_array().map(Vec::len),
+        Some(12),
+        "twelve targets, the icon toolbar is not one:\n{all}"
+    );
+    // A step on each runs that element's own handler.
+    for (name, said) in [
+        ("Forward", "Forwarded"),
+        ("Mute", "Muted"),
+        ("API", "API open"),
+        ("☆ Star", "Starred"),
+        ("Alice Meeting tomorrow", "Opened message"),
+        ("Open the archive", "Single opened"),
+    ] {
+        let s = snapshot(&pp, &id).await;
+        let aid = named(&s, name)[0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (status, v) = pp.act(ALICE, &id, "step", json!({ "id": aid })).await;
+        assert_eq!(status, 200, "{name}: {v}");
+        assert_eq!(pp.text(ALICE, &id, "#status").await, said, "{name}");
+    }
     pp.stop().await;
 }

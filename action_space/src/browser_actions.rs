@@ -92,3 +92,30 @@ pub const BROWSER_ACTIONS: [BrowserAction; 12] = [
 pub fn by_id(id: &str) -> Option<&'static BrowserAction> {
     BROWSER_ACTIONS.iter().find(|a| a.id == id)
 }
+
+/// The browser actions as one short markdown section, for an observation's text: an agent
+/// that reads only `space.markdown` still learns S1..S12 and their parameters.
+pub fn markdown_section() -> String {
+    let items: Vec<String> = BROWSER_ACTIONS
+        .iter()
+        .map(|a| match a.param {
+            Some((name, _)) => format!("{} {}({name})", a.id, a.kind),
+            None => format!("{} {}", a.id, a.kind),
+        })
+        .collect();
+    format!("\n## Browser actions\n{}\n", items.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_section_names_every_browser_action_once() {
+        let s = markdown_section();
+        for a in &BROWSER_ACTIONS {
+            assert_eq!(s.matches(&format!("{} {}", a.id, a.kind)).count(), 1, "{s}");
+        }
+        assert!(s.contains("S1 goto(url)"), "{s}");
+    }
+}

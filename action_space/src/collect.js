@@ -12,6 +12,9 @@ function (opts) {
     byId: new Map(),             // id -> WeakRef(node)
     next: { L: 0, B: 0, I: 0, O: 0, F: 0, M: 0 },
   });
+  // A clickable container's actions inside it (its icons, its tree children): its name is
+  // its own text without theirs. Kept here so a step's check names it the same way.
+  if (!R.kidsOf) R.kidsOf = new WeakMap();
   const vw = window.innerWidth, vh = window.innerHeight;
   const sx = window.scrollX, sy = window.scrollY;
   const NATIVE = new Set(['A', 'BUTTON', 'INPUT', 'SELECT', 'TEXTAREA', 'SUMMARY']);
@@ -87,11 +90,12 @@ function (opts) {
   // hidden descendants never count (unless `all`: content referenced by aria-labelledby).
   function contentName(root, skip, all, depth) {
     let t = '';
+    const skipped = Array.isArray(skip) ? (n) => skip.includes(n) : (n) => n === skip;
     const visit = (n, d) => {
       if (d > 30 || t.length > 2000) return;
       if (n.nodeType === 3) { t += n.data; return; }
       if (n.nodeType !== 1 && n.nodeType !== 11) return;
-      if (n === skip) return;
+      if (skip && skipped(n)) return;
       if (n.nodeType === 1) {
         const tag = n.tagName;
         if (tag === 'SCRIPT' || tag === 'STYLE' || tag === 'TEMPLATE' || tag === 'NOSCRIPT') return;
@@ -112,7 +116,9 @@ function (opts) {
           const assigned = n.assignedNodes({ flatten: true });
           if (assigned.length) { for (const a of assigned) visit(a, d + 1); return; }
         }
-        const block = BLOCK.has(tag);
+        // Block boxes are separate words, also the blockified items of a flex or grid row
+        // (`<b>Alice</b><span>Meeting</span>` with a gap reads "Alice Meeting").
+        const block = BLOCK.has(tag) || (n !== root && !getComputedStyle(n).display.startsWith('inline'));
         if (block) t += ' ';
         if (n.shadowRoot) visit(n.shadowRoot, d + 1);
         else for (const c of n.childNodes) visit(c, d + 1);
@@ -166,7 +172,7 @@ function (opts) {
     if (el.isContentEditable) return clean(el.title || el.getAttribute('aria-placeholder') || el.innerText || el.textContent, 60);
     const title = clean(el.title);
     if (FROM_CONTENT.has(role) || t === 'BUTTON' || t === 'A' || t === 'SUMMARY' || t === 'LABEL') {
-      const c = clean(contentName(el, null, false));
+      const c = clean(contentName(el, R.kidsOf.get(el) || null, false));
       // A lone symbol ("+", "×", "›") says less than the tooltip a person would see.
       if (c && !(title && c.length <= 2 && !/[\p{L}\p{N}]{2}/u.test(c))) return c;
       if (title) return title;
@@ -263,7 +269,9 @@ function (opts) {
     return id;
   }
 
-  function interactiveRole(el, parentPointer) {
+  // `ownPointer`: the element's own cursor is pointer, not one inherited from a parent
+  // (read while the own-cursor sheet is in place; see withOwnCursor).
+  function interactiveRole(el, parentPointer, ownPointer) {
     const t = el.tagName;
     const explicit = (el.getAttribute('role') || '').trim().split(/\s+/)[0];
     if (explicit && WIDGET_ROLES.has(explicit)) return explicit;
@@ -284,7 +292,7 @@ function (opts) {
     const ti = el.getAttribute('tabindex');
     if (ti !== null && parseInt(ti, 10) >= 0) return 'generic';
     if (el.hasAttribute('onclick')) return 'generic';
-    if (!parentPointer && getComputedStyle(el).cursor === 'pointer') return 'generic';
+    if (ownPointer === undefined ? !parentPointer && getComputedStyle(el).cursor === 'pointer' : ownPointer) return 'generic';
     return '';
   }
 
@@ -296,9 +304,41 @@ function (opts) {
     return 'content_image';
   }
 
+  // Which elements set `cursor: pointer` themselves (an app's `.icon { cursor: pointer }`)
+  // and which only inherit it from a clickable parent: while a sheet saying `* { cursor:
+  // auto }` is adopted, an inherited pointer reads `auto` and an author's own rule still
+  // reads `pointer` (any author rule outranks `*`, and a declared value beats inheritance).
+  // The sheet lives only while this synchronous evaluate runs: no page script, paint or
+  // mutation record can see it, and it is removed before the evaluate returns.
+  const cursorSheets = [];
+  function withOwnCursor(root) {
+    try {
+      const win = (root.ownerDocument || root).defaultView;
+      if (!win || !('adoptedStyleSheets' in root)) return false;
+      const sheet = new win.CSSStyleSheet();
+      sheet.replaceSync('* { cursor: auto; }');
+      root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
+      cursorSheets.push([root, sheet]);
+      return true;
+    } catch (e) { return false; }
+  }
+  function ownCursorOff() {
+    for (const [root, sheet] of cursorSheets) {
+      try { root.adoptedStyleSheets = root.adoptedStyleSheets.filter(x => x !== sheet); } catch (e) { /* gone with its document */ }
+    }
+    cursorSheets.length = 0;
+  }
+
+  // Clickable containers met in the walk, with the actions found inside each.
+  const containers = [];
+  const IN_WIDGET = { widget: true };
+
   function walk(root, off, frame, insideInteractive) {
     const all = root.querySelectorAll('*');
+    // element -> what it sits in: IN_WIDGET (a link, button or other widget), the record
+    // of the nearest clickable container, or nothing.
     const pointerOf = new Map();
+    const ownCursor = withOwnCursor(root);
     for (const el of all) {
       if (total >= maxNodes) return;
       const t = el.tagName;
@@ -312,8 +352,7 @@ function (opts) {
       if (t === 'SCRIPT' || t === 'STYLE' || t === 'TEMPLATE' || t === 'NOSCRIPT' || t === 'HEAD') continue;
 
       const parent = el.parentElement;
-      const parentPointer = parent ? (pointerOf.has(parent) ? pointerOf.get(parent) : false) : false;
-      let isPointer = false;
+      const inside = parent ? (pointerOf.get(parent) || null) : null;
 
       if (el.shadowRoot) walk(el.shadowRoot, off, frame, false);
       if (t === 'IFRAME' || t === 'FRAME') {
@@ -344,16 +383,26 @@ function (opts) {
         if (t === 'svg') continue;
       }
 
-      const role = interactiveRole(el, parentPointer);
+      const ownPointer = ownCursor ? getComputedStyle(el).cursor === 'pointer' : undefined;
+      const role = interactiveRole(el, inside !== null, ownPointer);
       if (!role) {
-        // Remember pointer cursors so only the outermost of a pointer subtree counts.
-        if (parentPointer || getComputedStyle(el).cursor === 'pointer') isPointer = true;
-        pointerOf.set(el, isPointer);
+        // Without the own-cursor sheet, any pointer cursor marks a clickable subtree.
+        pointerOf.set(el, inside || (!ownCursor && getComputedStyle(el).cursor === 'pointer' ? IN_WIDGET : null));
         continue;
       }
-      pointerOf.set(el, true);
-      // Descendants of a link or button inherit its pointer cursor: not separate actions.
-      if (role === 'generic' && parentPointer) continue;
+      // Parts of a link or button are that link or button, whatever their cursor.
+      if (role === 'generic' && (inside === IN_WIDGET || (!ownCursor && inside))) { pointerOf.set(el, inside); continue; }
+      // Inside a clickable container, an element with its own handler, cursor, focus or role
+      // is a target of its own; the container is listed only if it is one itself.
+      const container = inside && inside !== IN_WIDGET ? inside : null;
+      let rec = null;
+      if (role === 'generic') {
+        const ti = el.getAttribute('tabindex');
+        rec = { el, node: null, kids: [], own: el.hasAttribute('onclick') || (ti !== null && parseInt(ti, 10) >= 0) };
+        containers.push(rec);
+        pointerOf.set(el, rec);
+        R.kidsOf.delete(el);
+      } else pointerOf.set(el, IN_WIDGET);
       total++;
 
       const box = el.getBoundingClientRect();
@@ -383,6 +432,8 @@ function (opts) {
         if (t === 'INPUT') light.type = (el.type || 'text').toLowerCase();
         if (el.isContentEditable) light.type = 'contenteditable';
         nodes.push(light);
+        if (container) container.kids.push(el);
+        if (rec) rec.node = light;
         continue;
       }
       if (!seen) offscreenFull++;
@@ -426,6 +477,8 @@ function (opts) {
       }
       if (el.getAttribute('aria-expanded')) node.expanded = el.getAttribute('aria-expanded') === 'true';
       nodes.push(node);
+      if (container) container.kids.push(el);
+      if (rec) rec.node = node;
     }
   }
 
@@ -439,7 +492,27 @@ function (opts) {
     return { role, name: accessibleName(el, role), editor: !!el.isContentEditable };
   }
 
+  try {
   walk(document, { x: 0, y: 0 }, 0, false);
+
+  // A clickable container with actions inside is named by its own text, without theirs
+  // ("Alice Meeting tomorrow", not "Alice Meeting tomorrow Reply Forward"); one whose
+  // whole area is its inner actions (a toolbar of icons) is not a target of its own.
+  const dropped = new Set();
+  for (const c of containers) {
+    if (!c.node || !c.kids.length) continue;
+    R.kidsOf.set(c.el, c.kids);
+    if (c.node.name === undefined) continue;
+    c.node.name = accessibleName(c.el, 'generic');
+    const ownImage = Array.from(c.el.querySelectorAll('img, canvas, svg:not([aria-hidden="true"])'))
+      .some(i => shown(i) && !c.kids.some(k => k.contains(i)));
+    if (!c.node.name && !c.own && !ownImage) dropped.add(c.node);
+  }
+  if (dropped.size) {
+    const kept = nodes.filter(n => !dropped.has(n));
+    nodes.length = 0;
+    for (const n of kept) nodes.push(n);
+  }
 
   // Names several actions share ("Add to cart" x 6): each gets the nearest context that tells
   // it apart, found walking up from it: a table row's first cell, a fieldset's legend, the
@@ -604,4 +677,5 @@ function (opts) {
     mainHtml, mainTruncated, readable,
     tookMs: performance.now() - started,
   });
+  } finally { ownCursorOff(); }
 }

@@ -261,6 +261,12 @@ struct ObserveBody {
     /// Attach a viewport screenshot (base64 PNG); off by default to keep observe fast.
     #[serde(default)]
     screenshot: bool,
+    /// Also answer `space.actions` and `space.browser_actions`. Both repeat what
+    /// `interaction_actions` and `markdown` already say (the SDK computes them itself from
+    /// `interaction_actions`), so they are opt-in: an answer says each action once as text
+    /// and once as a typed list.
+    #[serde(default)]
+    full_space: bool,
 }
 
 /// observe = optional goto, then the engine's snapshot, reshaped into Notte's observation.
@@ -302,10 +308,20 @@ async fn observation(
         Err(e) => return Ok(Err(e)),
     };
     // The record after the snapshot comes with it: no second read of the store.
-    Ok(Ok(notte_observation(&snap.output, &snap.record, started)))
+    Ok(Ok(notte_observation(
+        &snap.output,
+        &snap.record,
+        started,
+        b.full_space,
+    )))
 }
 
-fn notte_observation(s: &Map<String, Value>, rec: &SessionRecord, started: DateTime<Utc>) -> Value {
+fn notte_observation(
+    s: &Map<String, Value>,
+    rec: &SessionRecord,
+    started: DateTime<Utc>,
+    full_space: bool,
+) -> Value {
     let vp = |i: usize| s["viewport"].get(i).cloned().unwrap_or(json!(0));
     let empty = Vec::new();
     let actions = s["actions"].as_array().unwrap_or(&empty);
@@ -344,6 +360,19 @@ fn notte_observation(s: &Map<String, Value>, rec: &SessionRecord, started: DateT
                     "category": "Special Browser Actions", "params": params, "status": "valid" })
         })
         .collect();
+    let markdown = format!(
+        "{}{}",
+        s["markdown"].as_str().unwrap_or_default(),
+        action_space::browser_actions::markdown_section()
+    );
+    let mut space = json!({
+        "markdown": markdown, "description": s["description"], "category": s["category"],
+        "interaction_actions": interaction,
+    });
+    if full_space {
+        space["actions"] = json!(listed);
+        space["browser_actions"] = json!(browser);
+    }
     let images: Vec<Value> = s
         .get("images")
         .and_then(Value::as_array)
@@ -367,10 +396,7 @@ fn notte_observation(s: &Map<String, Value>, rec: &SessionRecord, started: DateT
             "tabs": s.get("tabs").cloned().unwrap_or_else(|| json!([{ "tab_id": 0, "title": s["title"], "url": s["url"] }])),
             "timestamp": ts(Utc::now()),
         },
-        "space": {
-            "markdown": s["markdown"], "description": s["description"], "category": s["category"],
-            "actions": listed, "interaction_actions": interaction, "browser_actions": browser,
-        },
+        "space": space,
         "data": { "markdown": s.get("pageMarkdown").cloned().unwrap_or(json!("")), "images": images, "structured": null },
         "progress": { "current_step": rec.steps(), "max_steps": rec.options.max_steps },
         "screenshot": screenshot,

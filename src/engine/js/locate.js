@@ -23,6 +23,9 @@ function (a) {
   const attributes = {};
   for (const at of el.attributes) attributes[at.name] = at.value;
   const root = el.getRootNode && el.getRootNode().elementFromPoint ? el.getRootNode() : el.ownerDocument;
+  // A clickable container's own actions (its icons, its child items) are not the container:
+  // a point on one of them would run that one's handler.
+  const kids = (globalThis.__pp && globalThis.__pp.kidsOf && globalThis.__pp.kidsOf.get(el)) || [];
   let point = null, obscuredBy = null;
   let covered = false;
   if (visible) {
@@ -37,7 +40,7 @@ function (a) {
         const x = Math.min(Math.max(cr.left + cr.width * fx, 0), vw - 1);
         const y = Math.min(Math.max(cr.top + cr.height * fy, 0), vh - 1);
         const hit = root.elementFromPoint(x, y);
-        if (hit && (hit === el || el.contains(hit))) { point = { x, y }; break probing; }
+        if (hit && (hit === el || el.contains(hit)) && !kids.some(k => k.contains(hit))) { point = { x, y }; break probing; }
         if (!obscuredBy && hit) obscuredBy = describe(hit);
       }
     }
