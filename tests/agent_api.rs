@@ -502,6 +502,20 @@ async fn scrape_limits_and_errors() {
             "must not exceed",
         ),
         (
+            "observe",
+            json!({ "max_chars": 0 }),
+            "max_chars must be between 200 and 10000000, got 0",
+        ),
+        ("observe", json!({ "max_chars": -5 }), "max_chars"),
+        ("observe", json!({ "max_chars": 1e300 }), "max_chars"),
+        (
+            "observe",
+            json!({ "max_chars": 9_223_372_036_854_775_808u64 }),
+            "max_chars must be between 200 and 10000000",
+        ),
+        ("observe", json!({ "max_nb_actions": -1 }), "max_nb_actions"),
+        ("observe", json!({ "diff": "yes" }), "diff"),
+        (
             "scrape",
             json!({ "only_main_content": "yes" }),
             "only_main_content",
@@ -656,5 +670,127 @@ async fn tabs() {
         })
         .await;
     assert!(released);
+    pp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_since_the_last_observation_and_diff() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = start(&pp, json!({})).await;
+    let observe = |body: Value| {
+        let pp = &pp;
+        let id = id.clone();
+        async move {
+            let (status, obs) =
+                post(pp, ALICE, &format!("/sessions/{id}/page/observe"), body).await;
+            assert_eq!(status, 200, "{obs}");
+            obs
+        }
+    };
+    let obs = observe(json!({ "url": fx.url("/agent/changes.html") })).await;
+    assert_eq!(obs["changes"]["navigated"], true, "{}", obs["changes"]);
+    let delete = action_id(&obs, "Delete draft");
+    let keep = action_id(&obs, "Keep me");
+
+    // The step removes its button and shows a toast: the changes name exactly those.
+    let (status, step) = post(
+        &pp,
+        ALICE,
+        &format!("/sessions/{id}/page/step"),
+        json!({ "action_id": delete }),
+    )
+    .await;
+    assert_eq!(
+        (status, step["success"].clone()),
+        (200, json!(true)),
+        "{step}"
+    );
+    let c = &step["changes"];
+    assert_eq!(c["navigated"], false, "{c}");
+    assert_eq!(c["new"], json!([]), "{c}");
+    assert_eq!(c["changed"], json!([]), "{c}");
+    assert_eq!(
+        c["removed"],
+        json!([{ "id": delete, "description": "Delete draft — button" }]),
+        "{c}"
+    );
+    assert_eq!(c["said"], json!(["[status] Draft deleted"]), "{c}");
+    let md = step["space"]["markdown"].as_str().unwrap();
+    assert!(md.contains("## Changes since the last observation"), "{md}");
+    assert!(
+        md.contains(&format!("- {delete}: Delete draft — button")),
+        "{md}"
+    );
+    assert!(md.contains("! [status] Draft deleted"), "{md}");
+
+    // Nothing happened since: an empty change set, said so.
+    let again = observe(json!({})).await;
+    assert!(again["space"]["markdown"]
+        .as_str()
+        .unwrap()
+        .contains("Nothing changed."));
+
+    // diff: only the changes and the page line; ids of the full view still resolve.
+    let add = action_id(&again, "Add item");
+    let (status, _) = post(
+        &pp,
+        ALICE,
+        &format!("/sessions/{id}/page/execute"),
+        json!({ "type": "click", "id": add }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let d = observe(json!({ "diff": true })).await;
+    let ia = d["space"]["interaction_actions"].as_array().unwrap();
+    assert_eq!(ia.len(), 1, "only the new action: {ia:?}");
+    assert!(ia[0]["description"]
+        .as_str()
+        .unwrap()
+        .starts_with("Remove item 1 — button"));
+    let md = d["space"]["markdown"].as_str().unwrap();
+    assert!(md.starts_with("# "), "{md}");
+    assert!(
+        !md.contains("Keep me"),
+        "unchanged actions are not repeated: {md}"
+    );
+    assert!(md.contains("+ "), "{md}");
+    assert!(
+        d["data"]["markdown"].as_str().unwrap().contains("Item 1"),
+        "{}",
+        d["data"]["markdown"]
+    );
+    assert!(!d["data"]["markdown"]
+        .as_str()
+        .unwrap()
+        .contains("Quarterly notes"));
+    // An id the diff did not repeat still works, and its change shows up next time.
+    let (status, step) = post(
+        &pp,
+        ALICE,
+        &format!("/sessions/{id}/page/step"),
+        json!({ "action_id": keep }),
+    )
+    .await;
+    assert_eq!(
+        (status, step["success"].clone()),
+        (200, json!(true)),
+        "{step}"
+    );
+    assert_eq!(
+        step["changes"]["changed"][0]["id"],
+        json!(keep),
+        "{}",
+        step["changes"]
+    );
+    assert_eq!(
+        step["changes"]["changed"][0]["description"],
+        "Kept — button"
+    );
+    assert_eq!(step["changes"]["changed"][0]["was"], "Keep me — button");
+    // The Capture snapshot answers the same section.
+    let snap = pp.ok(ALICE, &id, "snapshot", json!({ "diff": true })).await;
+    assert_eq!(snap["changes"]["navigated"], false, "{snap}");
+    assert_eq!(snap["actions"], json!([]), "{snap}");
     pp.stop().await;
 }

@@ -425,16 +425,34 @@ async fn big_pages_are_capped_viewport_first_and_say_so() {
     // An unlisted off-screen id (a light record) can still be stepped on: the last button.
     let v = pp.ok(ALICE, &id, "step", json!({ "id": "B1667" })).await;
     assert_eq!(v["elementText"], "Button 4998", "{v}");
-    // A larger max lists more, until the character budget: what is cut is still said.
+    // An explicit count is honoured, whatever the page's size: every action is listed.
     let s = pp
-        .ok(ALICE, &id, "snapshot", json!({ "maxNbActions": 5000 }))
+        .ok(ALICE, &id, "snapshot", json!({ "maxNbActions": 100000 }))
+        .await;
+    assert_eq!(s["actions"].as_array().unwrap().len(), 5000);
+    assert_eq!(s["omitted"], 0);
+    // A character budget cuts the listing, and what is cut is still said.
+    let s = pp
+        .ok(
+            ALICE,
+            &id,
+            "snapshot",
+            json!({ "maxNbActions": 5000, "maxChars": 20000, "pageContent": true }),
+        )
         .await;
     let listed = s["actions"].as_array().unwrap().len();
     assert!(listed > 100 && listed < 5000, "{listed}");
     assert_eq!(s["omitted"].as_u64().unwrap() as usize, 5000 - listed);
-    assert!(s["markdown"]
-        .as_str()
-        .unwrap()
-        .contains(&format!("… {} more actions not listed", 5000 - listed)));
+    let md = s["markdown"].as_str().unwrap();
+    assert!(md.chars().count() <= 20_000, "{}", md.chars().count());
+    assert!(md.contains(&format!("… {} more actions not listed", 5000 - listed)));
+    // The readable page gets the same budget, and says how much it left out.
+    let page = s["pageMarkdown"].as_str().unwrap();
+    assert!(page.chars().count() <= 20_200, "{}", page.chars().count());
+    assert!(
+        page.contains("more characters of the page not shown (max_chars 20000)"),
+        "{}",
+        &page[page.len().saturating_sub(300)..]
+    );
     pp.stop().await;
 }

@@ -15,6 +15,8 @@ function (opts) {
   // A clickable container's actions inside it (its icons, its tree children): its name is
   // its own text without theirs. Kept here so a step's check names it the same way.
   if (!R.kidsOf) R.kidsOf = new WeakMap();
+  // This registry's (this document's) identity: an observe on another document starts afresh.
+  if (!R.doc) R.doc = Math.random().toString(36).slice(2) + performance.timeOrigin.toString(36);
   const vw = window.innerWidth, vh = window.innerHeight;
   const sx = window.scrollX, sy = window.scrollY;
   const NATIVE = new Set(['A', 'BUTTON', 'INPUT', 'SELECT', 'TEXTAREA', 'SUMMARY']);
@@ -428,7 +430,7 @@ function (opts) {
       // Listing is viewport first: off-screen elements past the listing budget cannot be
       // listed, so they get a light record (enough to step on them), not a description.
       if (!seen && offscreenFull >= listBudget) {
-        const light = { id: idFor(el, prefix), tag: t.toLowerCase(), role, box: bbox, inView: false };
+        const light = { id: idFor(el, prefix), tag: t.toLowerCase(), role, box: bbox, inView: false, light: true };
         if (t === 'INPUT') light.type = (el.type || 'text').toLowerCase();
         if (el.isContentEditable) light.type = 'contenteditable';
         nodes.push(light);
@@ -660,6 +662,27 @@ function (opts) {
     }
     readable = out.join('\n');
   }
+  // What the page says now: alerts, status lines, live regions (toasts), open dialogs and the
+  // browser's validation messages, each once (a region inside another counts with it).
+  const said = [];
+  {
+    const regions = document.querySelectorAll('[role=alert], [role=status], [role=log], [role=alertdialog], [aria-live=polite], [aria-live=assertive], output, dialog[open], [role=dialog]');
+    let last = null;
+    for (const r of regions) {
+      if (said.length >= 50) break;
+      if (last && last.contains(r)) continue;
+      if (!shown(r)) continue;
+      const text = clean(r.innerText, 300);
+      if (!text) continue;
+      last = r;
+      const role = r.getAttribute('role') || (r.tagName === 'DIALOG' ? 'dialog' : r.tagName === 'OUTPUT' ? 'status' : 'live');
+      said.push(`[${role}] ${text}`);
+    }
+    for (const f of document.querySelectorAll(':user-invalid')) {
+      if (said.length >= 100) break;
+      if (f.validationMessage) said.push(`[invalid] ${clean(accessibleName(f, implicitRole(f)) || f.name || f.id, 80)}: ${f.validationMessage}`);
+    }
+  }
   const mainHtml = '';
   const icon = document.querySelector('link[rel~="icon"]');
   if (icon && icon.href) images.unshift({ src: icon.href, alt: 'favicon', category: 'favicon', w: 0, h: 0, inView: false });
@@ -674,6 +697,7 @@ function (opts) {
     viewport: [Math.round(sx), Math.round(sy), vw, vh, de.scrollWidth, de.scrollHeight],
     nodes, images, counts,
     capped: total >= maxNodes,
+    doc: R.doc, said,
     mainHtml, mainTruncated, readable,
     tookMs: performance.now() - started,
   });

@@ -3,6 +3,7 @@
 
 pub mod browser_actions;
 pub mod category;
+pub mod changes;
 pub mod markdown;
 pub mod snapshot;
 pub mod space;
@@ -35,6 +36,10 @@ pub struct View {
     /// The readable page as markdown, with links: what is rendered, hidden content never.
     pub markdown: String,
     pub images: Vec<Image>,
+    /// The document's registry id (see [`changes::Seen`]).
+    pub doc: String,
+    /// What the page says now (alerts, status lines, live regions, dialogs, validation).
+    pub said: Vec<String>,
 }
 
 /// Builds the agent's view of a snapshot.
@@ -52,6 +57,9 @@ pub fn view(snap: &Snapshot, opts: &Options) -> View {
     };
     if snap.main_truncated {
         markdown.push_str("\n\n… (page content truncated)");
+    }
+    if let Some(max) = opts.max_chars {
+        markdown::cap(&mut markdown, max);
     }
     let images = snap
         .images
@@ -72,5 +80,7 @@ pub fn view(snap: &Snapshot, opts: &Options) -> View {
         description,
         markdown,
         images,
+        doc: snap.doc.clone(),
+        said: snap.said.clone(),
     }
 }

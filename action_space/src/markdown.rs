@@ -42,9 +42,42 @@ pub fn collapse_blank_lines(text: &str) -> String {
     out.trim().to_string()
 }
 
+/// Cuts `text` to at most `max` characters at a line end where there is one, and says how
+/// much was left out.
+pub fn cap(text: &mut String, max: usize) {
+    let total = text.chars().count();
+    if total <= max {
+        return;
+    }
+    let cut = text.char_indices().nth(max).map_or(text.len(), |(i, _)| i);
+    let keep = match text[..cut].rfind('\n') {
+        Some(nl) if nl > cut / 2 => nl,
+        _ => cut,
+    };
+    let left = total.saturating_sub(text[..keep].chars().count());
+    text.truncate(keep);
+    text.push_str(&format!(
+        "\n\n… {left} more characters of the page not shown (max_chars {max}): scroll, scrape, or observe with a larger max_chars"
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_capped_page_says_what_was_left_out() {
+        let mut t = "line one\nline two\nline three".to_string();
+        cap(&mut t, 12);
+        assert!(t.starts_with("line one\n\n…"), "{t}");
+        assert!(t.contains("20 more characters"), "{t}");
+        let mut short = "é".repeat(5);
+        cap(&mut short, 5);
+        assert_eq!(short, "é".repeat(5));
+        let mut wide = "é".repeat(10);
+        cap(&mut wide, 3);
+        assert!(wide.starts_with("ééé\n"), "{wide}");
+    }
 
     #[test]
     fn text_is_cleaned() {

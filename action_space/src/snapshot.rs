@@ -30,6 +30,13 @@ pub struct Snapshot {
     /// never appears); empty unless the observe asked for page content.
     #[serde(default)]
     pub readable: String,
+    /// This document's registry: a new value means a new document (ids start afresh).
+    #[serde(default)]
+    pub doc: String,
+    /// Text of the live regions, alerts, status lines, dialogs and validation messages
+    /// shown now: what the page says.
+    #[serde(default)]
+    pub said: Vec<String>,
     /// Time the collector took inside the page, in milliseconds.
     #[serde(default)]
     pub took_ms: f64,
@@ -62,6 +69,9 @@ pub struct Node {
     #[serde(rename = "box")]
     pub bbox: [i64; 4],
     pub in_view: bool,
+    /// Listed past the collector's budget with only what a step needs (no name, no context).
+    #[serde(default)]
+    pub light: bool,
     /// Nearest landmark or form, else the nearest preceding heading.
     #[serde(default)]
     pub context: String,

@@ -60,16 +60,20 @@ pub struct Options {
     pub max_nb_actions: usize,
     /// Actions listed at least, whatever the character budget says.
     pub min_nb_actions: usize,
-    /// Character budget of `space.markdown`.
-    pub max_chars: usize,
+    /// Character budget of `space.markdown` (and of the readable page); `None`: no budget,
+    /// the count alone decides.
+    pub max_chars: Option<usize>,
 }
+
+/// The budget an observe that sets neither `max_chars` nor `max_nb_actions` gets.
+pub const DEFAULT_MAX_CHARS: usize = 20_000;
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             max_nb_actions: 100,
             min_nb_actions: 1,
-            max_chars: 20_000,
+            max_chars: Some(DEFAULT_MAX_CHARS),
         }
     }
 }
@@ -84,6 +88,9 @@ pub struct Space {
     pub omitted: usize,
     pub omitted_below_fold: usize,
     pub markdown: String,
+    /// (id, description) of every action described, listed or not, in document order: what
+    /// the next observation's changes are computed against.
+    pub described: Vec<(String, String)>,
 }
 
 pub fn kind_of(n: &Node) -> Kind {
@@ -307,36 +314,80 @@ pub fn build(snap: &Snapshot, opts: &Options, page_line: &str) -> Space {
         })
         .collect();
     let all_ids = all.iter().map(|a| a.id.clone()).collect();
+    let described = all
+        .iter()
+        .zip(&snap.nodes)
+        .filter(|(_, n)| !n.light)
+        .map(|(a, _)| (a.id.clone(), a.description.clone()))
+        .collect();
 
     // Viewport first, each part in document order.
     let mut order: Vec<usize> = (0..all.len()).filter(|&i| all[i].in_viewport).collect();
     order.extend((0..all.len()).filter(|&i| !all[i].in_viewport));
     let min = opts.min_nb_actions.min(opts.max_nb_actions);
+    // The budget counts bytes (never fewer than characters), each new category's heading,
+    // and room for the page line and the "more actions" line.
     let mut chosen = Vec::new();
-    let mut chars = page_line.len();
-    for i in order {
+    let mut chars = page_line.len() + OMITTED_LINE_ROOM;
+    let mut headed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for &i in &order {
         if chosen.len() >= opts.max_nb_actions {
             break;
         }
-        let line = all[i].id.len() + all[i].description.len() + 6;
-        if chosen.len() >= min && chars + line > opts.max_chars {
+        let a = &all[i];
+        let mut line = a.id.len() + a.description.len() + 20;
+        if !headed.contains(a.category.as_str()) {
+            line += a.category.len() + 5;
+        }
+        if chosen.len() >= min && opts.max_chars.is_some_and(|max| chars + line > max) {
             break;
         }
+        headed.insert(a.category.as_str());
         chars += line;
         chosen.push(i);
     }
-    chosen.sort_unstable();
-    let omitted_idx: Vec<usize> = (0..all.len())
-        .filter(|i| chosen.binary_search(i).is_err())
-        .collect();
-    let omitted_below_fold = omitted_idx.iter().filter(|&&i| !all[i].in_viewport).count();
-    let actions: Vec<Action> = chosen.iter().map(|&i| all[i].clone()).collect();
+    // Categories that interleave repeat their heading: drop the least important actions
+    // until the text fits (rarely more than one round).
+    let mut md = render(&all, &chosen, page_line);
+    while let Some(max) = opts.max_chars {
+        let over = md.chars().count().saturating_sub(max);
+        if over == 0 || chosen.len() <= min {
+            break;
+        }
+        let drop = (over / 40).clamp(1, chosen.len() - min);
+        chosen.truncate(chosen.len() - drop);
+        md = render(&all, &chosen, page_line);
+    }
+    let mut listed = chosen.clone();
+    listed.sort_unstable();
+    let actions: Vec<Action> = listed.iter().map(|&i| all[i].clone()).collect();
+    let omitted = all.len() - listed.len();
+    let omitted_below_fold = all.iter().filter(|a| !a.in_viewport).count()
+        - listed.iter().filter(|&&i| !all[i].in_viewport).count();
+    Space {
+        actions,
+        all_ids,
+        omitted,
+        omitted_below_fold,
+        markdown: md,
+        described,
+    }
+}
 
-    let mut md = String::new();
+/// Room the budget keeps for the "… N more actions not listed" line.
+const OMITTED_LINE_ROOM: usize = 160;
+
+/// The listing's text: the page line, then the chosen actions in document order, grouped
+/// under their categories, then what was left out.
+fn render(all: &[Action], chosen: &[usize], page_line: &str) -> String {
+    let mut listed = chosen.to_vec();
+    listed.sort_unstable();
+    let mut md = String::with_capacity(listed.len() * 64 + 256);
     md.push_str(page_line);
     md.push('\n');
     let mut current: Option<&str> = None;
-    for a in &actions {
+    for &i in &listed {
+        let a = &all[i];
         if current != Some(a.category.as_str()) {
             let _ = write!(md, "\n## {}\n", a.category);
             current = Some(a.category.as_str());
@@ -344,24 +395,19 @@ pub fn build(snap: &Snapshot, opts: &Options, page_line: &str) -> Space {
         let off = if a.in_viewport { "" } else { " (off-screen)" };
         let _ = writeln!(md, "* {}: {}{off}", a.id, a.description);
     }
-    if actions.is_empty() {
+    if listed.is_empty() {
         md.push_str("\nNo interactive elements on this page.\n");
     }
-    if !omitted_idx.is_empty() {
+    let omitted = all.len() - listed.len();
+    if omitted > 0 {
+        let below = all.iter().filter(|a| !a.in_viewport).count()
+            - listed.iter().filter(|&&i| !all[i].in_viewport).count();
         let _ = writeln!(
             md,
-            "\n… {} more actions not listed ({} off-screen): scroll, or observe with a larger max_nb_actions",
-            omitted_idx.len(),
-            omitted_below_fold
+            "\n… {omitted} more actions not listed ({below} off-screen): scroll, or observe with a larger max_nb_actions or max_chars"
         );
     }
-    Space {
-        actions,
-        all_ids,
-        omitted: omitted_idx.len(),
-        omitted_below_fold,
-        markdown: md,
-    }
+    md
 }
 
 /// `s` cut to `max` characters, without quotes (a parenthesised context).

@@ -86,7 +86,7 @@ fn caps_are_viewport_first_and_said() {
         &Options {
             max_nb_actions: 100,
             min_nb_actions: 3,
-            max_chars: 10,
+            max_chars: Some(10),
         },
     );
     assert_eq!(v.space.actions.len(), 3);

@@ -258,6 +258,11 @@ struct ObserveBody {
     url: Option<String>,
     min_nb_actions: Option<usize>,
     max_nb_actions: Option<usize>,
+    /// Character budget of the listing and of the readable page (see ObserveOptions).
+    max_chars: Option<usize>,
+    /// Answer only what changed since the last observation of this document.
+    #[serde(default)]
+    diff: bool,
     /// Attach a viewport screenshot (base64 PNG); off by default to keep observe fast.
     #[serde(default)]
     screenshot: bool,
@@ -291,9 +296,11 @@ async fn observation(
         }
     }
     let opts = json!({
-        "maxNbActions": b.max_nb_actions.unwrap_or(100),
-        "minNbActions": b.min_nb_actions.unwrap_or(1),
+        "maxNbActions": b.max_nb_actions,
+        "minNbActions": b.min_nb_actions,
+        "maxChars": b.max_chars,
         "pageContent": true,
+        "diff": b.diff,
     });
     let snap = match run(
         st,
@@ -360,10 +367,15 @@ fn notte_observation(
                     "category": "Special Browser Actions", "params": params, "status": "valid" })
         })
         .collect();
+    let diff = s["diff"] == true;
     let markdown = format!(
         "{}{}",
         s["markdown"].as_str().unwrap_or_default(),
-        action_space::browser_actions::markdown_section()
+        if diff {
+            String::new()
+        } else {
+            action_space::browser_actions::markdown_section()
+        }
     );
     let mut space = json!({
         "markdown": markdown, "description": s["description"], "category": s["category"],
@@ -398,6 +410,7 @@ fn notte_observation(
         },
         "space": space,
         "data": { "markdown": s.get("pageMarkdown").cloned().unwrap_or(json!("")), "images": images, "structured": null },
+        "changes": s.get("changes").cloned().unwrap_or(Value::Null),
         "progress": { "current_step": rec.steps(), "max_steps": rec.options.max_steps },
         "screenshot": screenshot,
         "started_at": ts(started),

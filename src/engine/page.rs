@@ -92,6 +92,8 @@ pub struct PageState {
     /// The role and accessible name each id had in the last observe: a step on an id whose
     /// element has since become something else is refused as stale.
     pub signatures: Mutex<HashMap<String, (String, String)>>,
+    /// What the last observe showed, for the next one's `changes`.
+    pub seen: Mutex<Option<action_space::changes::Seen>>,
     /// How the main frame's document requests are rewritten (WebSocket sessions).
     pub rewrites: Mutex<Rewrites>,
     /// Network events are on (only pages that report exchanges pay for them).

@@ -7,54 +7,75 @@ use super::pointer::{click_el, settle, Locator, MouseButton};
 use super::{form, keyboard, ActionOutput};
 use crate::engine::page::Page;
 use crate::engine::EngineError;
+use action_space::changes::{self, Changes, Seen};
 use action_space::{Kind, Snapshot, View};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObserveOptions {
-    #[serde(default = "default_max", alias = "max_nb_actions")]
-    pub max_nb_actions: usize,
-    #[serde(default = "default_min", alias = "min_nb_actions")]
-    pub min_nb_actions: usize,
+    /// Actions listed at most (viewport first); unset: 100 under a character budget.
+    #[serde(default, alias = "max_nb_actions")]
+    pub max_nb_actions: Option<usize>,
+    #[serde(default, alias = "min_nb_actions")]
+    pub min_nb_actions: Option<usize>,
+    /// Character budget of the action listing and of the readable page. Unset: none when
+    /// `max_nb_actions` is given (the caller's count is honoured), else 20,000.
+    #[serde(default, alias = "max_chars")]
+    pub max_chars: Option<usize>,
     /// Also answer the readable page (markdown of the main content) and its images.
     #[serde(default, alias = "page_content")]
     pub page_content: bool,
+    /// Answer only what changed since the last observe of this document (and the page line).
+    #[serde(default)]
+    pub diff: bool,
     /// Also answer the collector's raw JSON (to see what the engine saw; fixtures use it).
     #[serde(default)]
     pub collector: bool,
 }
 
-impl Default for ObserveOptions {
-    fn default() -> Self {
-        Self {
-            max_nb_actions: default_max(),
-            min_nb_actions: default_min(),
-            page_content: false,
-            collector: false,
-        }
-    }
-}
-
-fn default_max() -> usize {
-    100
-}
-
-fn default_min() -> usize {
-    1
-}
+/// Listed at most when the caller says nothing.
+const DEFAULT_MAX_NB_ACTIONS: usize = 100;
+/// The smallest and largest character budget a caller may ask for.
+pub const MAX_CHARS_RANGE: (usize, usize) = (200, 10_000_000);
 
 impl ObserveOptions {
+    pub fn max_nb_actions(&self) -> usize {
+        self.max_nb_actions.unwrap_or(DEFAULT_MAX_NB_ACTIONS)
+    }
+
+    pub fn min_nb_actions(&self) -> usize {
+        self.min_nb_actions.unwrap_or(1)
+    }
+
+    /// The character budget in force: the caller's, none for an explicit count, else the default.
+    pub fn max_chars(&self) -> Option<usize> {
+        match (self.max_chars, self.max_nb_actions) {
+            (Some(c), _) => Some(c),
+            (None, Some(_)) => None,
+            (None, None) => Some(action_space::space::DEFAULT_MAX_CHARS),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), EngineError> {
-        if self.max_nb_actions == 0 {
+        if self.max_nb_actions == Some(0) {
             return Err(EngineError::BadInput(
                 "max_nb_actions must be at least 1".into(),
             ));
         }
-        if self.min_nb_actions > self.max_nb_actions {
+        if self.min_nb_actions() > self.max_nb_actions() {
             return Err(EngineError::BadInput(format!(
                 "min_nb_actions ({}) must not exceed max_nb_actions ({})",
-                self.min_nb_actions, self.max_nb_actions
+                self.min_nb_actions(),
+                self.max_nb_actions()
             )));
+        }
+        if let Some(c) = self.max_chars {
+            let (lo, hi) = MAX_CHARS_RANGE;
+            if !(lo..=hi).contains(&c) {
+                return Err(EngineError::BadInput(format!(
+                    "max_chars must be between {lo} and {hi}, got {c}"
+                )));
+            }
         }
         Ok(())
     }
@@ -65,23 +86,29 @@ pub async fn observe(page: &Page, opts: &ObserveOptions) -> Result<View, EngineE
     Ok(observe_raw(page, opts).await?.0)
 }
 
+/// What one observe built: the view, what changed since the last one, the collector's JSON.
+type Observed = (View, Changes, Option<Value>);
+
 /// [`observe`], also answering the collector's JSON when asked for.
-async fn observe_raw(
-    page: &Page,
-    opts: &ObserveOptions,
-) -> Result<(View, Option<Value>), EngineError> {
+async fn observe_raw(page: &Page, opts: &ObserveOptions) -> Result<Observed, EngineError> {
     let raw = page
         .eval(
             action_space::COLLECTOR,
-            &json!({ "pageContent": opts.page_content, "maxListed": opts.max_nb_actions }),
+            &json!({ "pageContent": opts.page_content, "maxListed": opts.max_nb_actions() }),
         )
         .await?;
     let text = match raw {
         Value::String(s) => s,
         _ => String::new(),
     };
-    let (max_nb_actions, min_nb_actions, want_raw) =
-        (opts.max_nb_actions, opts.min_nb_actions, opts.collector);
+    let options = action_space::Options {
+        max_nb_actions: opts.max_nb_actions(),
+        min_nb_actions: opts.min_nb_actions(),
+        max_chars: opts.max_chars(),
+    };
+    let want_raw = opts.collector;
+    let read_page = opts.page_content;
+    let prev = page.state.seen.lock().ok().and_then(|mut s| s.take());
     // Parsing the collector's JSON and building the view is the heavy part of an observe on a
     // large page: off the async runtime.
     let built = tokio::task::spawn_blocking(move || {
@@ -98,37 +125,50 @@ async fn observe_raw(
             .iter()
             .map(|n| (n.id.clone(), action_space::space::kind_of(n)))
             .collect();
-        let options = action_space::Options {
-            max_nb_actions,
-            min_nb_actions,
-            ..Default::default()
-        };
         let signatures: std::collections::HashMap<String, (String, String)> = snap
             .nodes
             .iter()
             .map(|n| (n.id.clone(), (n.role.clone(), n.name.clone())))
             .collect();
-        Ok::<_, EngineError>((action_space::view(&snap, &options), kept, kinds, signatures))
+        let view = action_space::view(&snap, &options);
+        let readable = read_page.then_some(view.markdown.as_str());
+        let seen = Seen::new(&view.doc, &view.space.described, &view.said, readable);
+        let changes = changes::between(prev.as_ref(), &seen, readable);
+        Ok::<_, EngineError>((view, changes, seen, kept, kinds, signatures))
     })
     .await
     .map_err(|e| EngineError::Internal(format!("observe failed: {e}")))??;
-    let (view, kept, kinds, signatures) = built;
+    let (view, changes, seen, kept, kinds, signatures) = built;
+    if let Ok(mut s) = page.state.seen.lock() {
+        *s = Some(seen);
+    }
     if let Ok(mut k) = page.state.kinds.lock() {
         *k = kinds;
     }
     if let Ok(mut sg) = page.state.signatures.lock() {
         *sg = signatures;
     }
-    Ok((view, kept))
+    Ok((view, changes, kept))
 }
 
 /// The `snapshot` action: the view as JSON (camelCase), which each protocol reshapes.
+/// `changes` says what changed since the last observe of this document; with `diff` the
+/// answer lists only that (new and changed actions, the page's new lines), unless this is
+/// another document, when the whole view is answered.
 pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput, EngineError> {
-    let (v, raw) = observe_raw(page, opts).await?;
+    let (v, changes, raw) = observe_raw(page, opts).await?;
+    let diff = opts.diff && !changes.navigated;
+    let changed_ids: std::collections::HashSet<&str> = changes
+        .new
+        .iter()
+        .map(|e| e.id.as_str())
+        .chain(changes.changed.iter().map(|e| e.id.as_str()))
+        .collect();
     let actions: Vec<Value> = v
         .space
         .actions
         .iter()
+        .filter(|a| !diff || changed_ids.contains(a.id.as_str()))
         .map(|a| {
             json!({
                 "id": a.id, "type": a.kind.name(), "category": a.category, "description": a.description,
@@ -137,21 +177,35 @@ pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput
             })
         })
         .collect();
+    let markdown = if diff {
+        format!("# {}\n{}", v.description, changes.markdown())
+    } else if changes.navigated {
+        v.space.markdown.clone()
+    } else {
+        format!("{}{}", v.space.markdown, changes.markdown())
+    };
     let mut out = Map::new();
     out.insert("url".into(), json!(v.url));
     out.insert("title".into(), json!(v.title));
     out.insert("category".into(), json!(v.category));
     out.insert("description".into(), json!(v.description));
-    out.insert("markdown".into(), json!(v.space.markdown));
+    out.insert("markdown".into(), json!(markdown));
     out.insert("actions".into(), Value::Array(actions));
     out.insert("omitted".into(), json!(v.space.omitted));
     out.insert("omittedBelowFold".into(), json!(v.space.omitted_below_fold));
     out.insert("viewport".into(), json!(v.viewport));
+    out.insert("changes".into(), json!(changes));
+    out.insert("diff".into(), json!(diff));
     if let Some(raw) = raw {
         out.insert("collector".into(), raw);
     }
     if opts.page_content {
-        out.insert("pageMarkdown".into(), json!(v.markdown));
+        let page_md = if diff {
+            changes.new_text.join("\n")
+        } else {
+            v.markdown
+        };
+        out.insert("pageMarkdown".into(), json!(page_md));
         out.insert("images".into(), json!(v.images));
     }
     Ok(out)
