@@ -37,6 +37,10 @@ function (opts) {
   let total = 0;
   const counts = { forms: 0, passwords: 0, inputs: 0, dialogs: 0, iframes: 0 };
 
+  // An editing host: only elements with the attribute (or a designMode document) can be one;
+  // `isContentEditable` alone costs a style update per element.
+  const designMode = document.designMode === 'on';
+  const editable = (el) => (designMode || el.hasAttribute('contenteditable')) && el.isContentEditable;
   const clean = (s, n) => (s || '').replace(/\s+/g, ' ').trim().slice(0, n || 120);
   // label[for] elements per document or shadow root, built once per root: `el.labels`
   // rescans the document on every call (O(n^2) on forms).
@@ -80,7 +84,7 @@ function (opts) {
       if (ty === 'hidden') return '';
       return 'textbox';
     }
-    if (el.isContentEditable) return 'textbox';
+    if (editable(el)) return 'textbox';
     return '';
   }
 
@@ -119,12 +123,15 @@ function (opts) {
           if (assigned.length) { for (const a of assigned) visit(a, d + 1); return; }
         }
         // Block boxes are separate words, also the blockified items of a flex or grid row
-        // (`<b>Alice</b><span>Meeting</span>` with a gap reads "Alice Meeting").
-        const block = BLOCK.has(tag) || (n !== root && !getComputedStyle(n).display.startsWith('inline'));
-        if (block) t += ' ';
+        // (`<b>Alice</b><span>Meeting</span>` with a gap reads "Alice Meeting"). The style is
+        // read only where it decides something: text touching this element on either side.
+        let block = BLOCK.has(tag) ? true : null;
+        const isBlock = () => block === null ? (block = n !== root && !getComputedStyle(n).display.startsWith('inline')) : block;
+        if (t && !/\s$/.test(t) && n.previousSibling && isBlock()) t += ' ';
+        const before = t.length;
         if (n.shadowRoot) visit(n.shadowRoot, d + 1);
         else for (const c of n.childNodes) visit(c, d + 1);
-        if (block) t += ' ';
+        if (t.length > before && !/\s$/.test(t) && n.nextSibling && isBlock()) t += ' ';
         return;
       }
       for (const c of n.childNodes) visit(c, d + 1);
@@ -171,7 +178,7 @@ function (opts) {
     if (t === 'TABLE' && el.caption) return clean(contentName(el.caption));
     if (t === 'IMG') return clean(el.alt || el.title);
     // An editor without a label: what it shows (its start), as a person would refer to it.
-    if (el.isContentEditable) return clean(el.title || el.getAttribute('aria-placeholder') || el.innerText || el.textContent, 60);
+    if (editable(el)) return clean(el.title || el.getAttribute('aria-placeholder') || el.innerText || el.textContent, 60);
     const title = clean(el.title);
     if (FROM_CONTENT.has(role) || t === 'BUTTON' || t === 'A' || t === 'SUMMARY' || t === 'LABEL') {
       const c = clean(contentName(el, R.kidsOf.get(el) || null, false));
@@ -240,25 +247,23 @@ function (opts) {
     return null;
   }
 
-  function landmarkOf(el) {
-    for (let n = el.parentElement; n; n = n.parentElement) {
-      const role = n.getAttribute('role');
-      if (role === 'dialog' || role === 'alertdialog' || n.tagName === 'DIALOG') return 'dialog: ' + (clean(n.getAttribute('aria-label'), 60) || 'dialog');
-      if (n.tagName === 'FORM' || role === 'form') {
-        const name = n.getAttribute('aria-label') || n.getAttribute('name') || n.id;
-        return 'form' + (name ? ': ' + clean(name, 60) : '');
-      }
-      const lm = LANDMARKS[n.tagName] || (role && ['navigation', 'banner', 'contentinfo', 'search', 'complementary'].includes(role) ? role : '');
-      if (lm && lm !== 'main') return lm + (n.getAttribute('aria-label') ? ': ' + clean(n.getAttribute('aria-label'), 60) : '');
+  // The landmark an element is itself (a dialog, form, nav…), or null.
+  function ownLandmark(n) {
+    const role = n.getAttribute('role');
+    if (role === 'dialog' || role === 'alertdialog' || n.tagName === 'DIALOG') return 'dialog: ' + (clean(n.getAttribute('aria-label'), 60) || 'dialog');
+    if (n.tagName === 'FORM' || role === 'form') {
+      const name = n.getAttribute('aria-label') || n.getAttribute('name') || n.id;
+      return 'form' + (name ? ': ' + clean(name, 60) : '');
     }
-    return '';
+    const lm = LANDMARKS[n.tagName] || (role && ['navigation', 'banner', 'contentinfo', 'search', 'complementary'].includes(role) ? role : '');
+    if (lm && lm !== 'main') return lm + (n.getAttribute('aria-label') ? ': ' + clean(n.getAttribute('aria-label'), 60) : '');
+    return null;
   }
-
   function prefixFor(role, el) {
     if (role === 'link') return 'L';
     if (role === 'option') return 'O';
     if (B_ROLES.has(role)) return 'B';
-    if (I_ROLES.has(role) || el.tagName === 'TEXTAREA' || el.isContentEditable) return 'I';
+    if (I_ROLES.has(role) || el.tagName === 'TEXTAREA' || editable(el)) return 'I';
     return 'M';
   }
 
@@ -290,11 +295,14 @@ function (opts) {
       const r = implicitRole(el);
       if (r) return r;
     }
-    if (el.isContentEditable && !(el.parentElement && el.parentElement.isContentEditable)) return 'textbox';
+    if (editable(el) && !(el.parentElement && el.parentElement.isContentEditable)) return 'textbox';
     const ti = el.getAttribute('tabindex');
     if (ti !== null && parseInt(ti, 10) >= 0) return 'generic';
     if (el.hasAttribute('onclick')) return 'generic';
-    if (ownPointer === undefined ? !parentPointer && getComputedStyle(el).cursor === 'pointer' : ownPointer) return 'generic';
+    // Read last, and only here: most elements are decided before their style is needed.
+    const pointer = typeof ownPointer === 'function' ? ownPointer()
+      : ownPointer === undefined ? !parentPointer && getComputedStyle(el).cursor === 'pointer' : ownPointer;
+    if (pointer) return 'generic';
     return '';
   }
 
@@ -306,23 +314,64 @@ function (opts) {
     return 'content_image';
   }
 
-  // Which elements set `cursor: pointer` themselves (an app's `.icon { cursor: pointer }`)
-  // and which only inherit it from a clickable parent: while a sheet saying `* { cursor:
-  // auto }` is adopted, an inherited pointer reads `auto` and an author's own rule still
-  // reads `pointer` (any author rule outranks `*`, and a declared value beats inheritance).
-  // The sheet lives only while this synchronous evaluate runs: no page script, paint or
-  // mutation record can see it, and it is removed before the evaluate returns.
+  // Whether an element inside a clickable container sets `cursor: pointer` itself (an app's
+  // `.icon { cursor: pointer }`) or only inherits it. Asked only for elements whose computed
+  // cursor is pointer inside such a container, in this order: its inline style; the rules of
+  // its root's style sheets that set a pointer cursor (read once per root; :hover and the like
+  // dropped); and when a sheet cannot be read (another origin's), a sheet saying `* { cursor:
+  // auto }` adopted by that root, under which an inherited pointer reads `auto` and an author's
+  // own rule still reads `pointer`. That sheet costs one style recalculation, lives only while
+  // this synchronous evaluate runs (no page script, paint or mutation record sees it) and is
+  // removed before it returns.
   const cursorSheets = [];
-  function withOwnCursor(root) {
-    try {
-      const win = (root.ownerDocument || root).defaultView;
-      if (!win || !('adoptedStyleSheets' in root)) return false;
-      const sheet = new win.CSSStyleSheet();
-      sheet.replaceSync('* { cursor: auto; }');
-      root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
-      cursorSheets.push([root, sheet]);
-      return true;
-    } catch (e) { return false; }
+  const cursorRules = new Map();   // root -> combined selector | '' (none) | null (unreadable)
+  const adopted = new Set();
+  function pointerSelector(root) {
+    if (cursorRules.has(root)) return cursorRules.get(root);
+    const found = [];
+    let readable = true;
+    const scan = (rules, depth) => {
+      for (const r of rules) {
+        if (r.cssRules && depth < 8 && !r.selectorText) { scan(r.cssRules, depth + 1); continue; }
+        if (!r.selectorText || !r.style || r.style.cursor !== 'pointer') continue;
+        for (const one of r.selectorText.split(',')) {
+          if (one.includes('::') || one.includes('&')) continue;
+          const sel = one.replace(/:(hover|focus|focus-visible|focus-within|active|visited|link)\b/g, '').trim();
+          if (!sel) continue;
+          try { root.querySelector(sel); found.push(sel); } catch (e) { /* not a selector here */ }
+        }
+      }
+    };
+    const sheets = [...(root.styleSheets || []), ...(root.adoptedStyleSheets || [])];
+    for (const sh of sheets) {
+      let rules = null;
+      try { rules = sh.cssRules; } catch (e) { rules = null; }
+      if (!rules) { readable = false; break; }
+      scan(rules, 0);
+    }
+    const out = readable ? found.join(', ') : null;
+    cursorRules.set(root, out);
+    return out;
+  }
+  function ownsPointer(el) {
+    if (el.style && el.style.cursor) return el.style.cursor === 'pointer';
+    const root = el.getRootNode();
+    if (!adopted.has(root)) {
+      const sel = pointerSelector(root);
+      if (sel !== null) {
+        try { return sel !== '' && el.matches(sel); } catch (e) { return false; }
+      }
+      try {
+        const win = (root.ownerDocument || root).defaultView;
+        if (!win || !('adoptedStyleSheets' in root)) return false;
+        const sheet = new win.CSSStyleSheet();
+        sheet.replaceSync('* { cursor: auto; }');
+        root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
+        cursorSheets.push([root, sheet]);
+        adopted.add(root);
+      } catch (e) { return false; }
+    }
+    return getComputedStyle(el).cursor === 'pointer';
   }
   function ownCursorOff() {
     for (const [root, sheet] of cursorSheets) {
@@ -333,155 +382,302 @@ function (opts) {
 
   // Clickable containers met in the walk, with the actions found inside each.
   const containers = [];
+  // Elements that may lie over others (positioned), and the actions in the viewport, which
+  // are hit-tested after the walk if one of those, or a clipping box's edge, is near them.
+  const occluders = [];
+  const pending = [];
   const IN_WIDGET = { widget: true };
 
-  function walk(root, off, frame, insideInteractive) {
-    const all = root.querySelectorAll('*');
-    // element -> what it sits in: IN_WIDGET (a link, button or other widget), the record
-    // of the nearest clickable container, or nothing.
-    const pointerOf = new Map();
-    const ownCursor = withOwnCursor(root);
-    for (const el of all) {
-      if (total >= maxNodes) return;
-      const t = el.tagName;
-      if (/^H[1-6]$/.test(t)) {
-        const h = clean(el.innerText || el.textContent, 80);
-        if (h) heading = h;
-      }
-      if (t === 'FORM') counts.forms++;
-      if (t === 'DIALOG' || el.getAttribute('role') === 'dialog') counts.dialogs++;
-      if (t === 'INPUT' && el.type === 'password') counts.passwords++;
-      if (t === 'SCRIPT' || t === 'STYLE' || t === 'TEMPLATE' || t === 'NOSCRIPT' || t === 'HEAD') continue;
-
-      const parent = el.parentElement;
-      const inside = parent ? (pointerOf.get(parent) || null) : null;
-
-      if (el.shadowRoot) walk(el.shadowRoot, off, frame, false);
-      if (t === 'IFRAME' || t === 'FRAME') {
-        counts.iframes++;
-        let doc = null;
-        try { doc = el.contentDocument; } catch (e) { doc = null; }
-        if (doc && doc.documentElement) {
-          const fr = el.getBoundingClientRect();
-          const cs = getComputedStyle(el);
-          walk(doc, { x: off.x + fr.left + parseFloat(cs.borderLeftWidth || 0) + parseFloat(cs.paddingLeft || 0),
-                      y: off.y + fr.top + parseFloat(cs.borderTopWidth || 0) + parseFloat(cs.paddingTop || 0) }, frame + 1, false);
-        }
-        continue;
-      }
-
-      if (t === 'IMG' || t === 'svg') {
-        const r = el.getBoundingClientRect();
-        if (r.width > 0 && r.height > 0 && images.length < 200) {
-          images.push({
-            id: idFor(el, 'F'),
-            src: t === 'IMG' ? (el.currentSrc || el.src) : '',
-            alt: clean(el.getAttribute('alt') || el.getAttribute('aria-label') || el.getAttribute('title'), 200),
-            category: imageCategory(el, r),
-            w: Math.round(r.width), h: Math.round(r.height),
-            inView: r.bottom + off.y > 0 && r.top + off.y < vh,
-          });
-        }
-        if (t === 'svg') continue;
-      }
-
-      const ownPointer = ownCursor ? getComputedStyle(el).cursor === 'pointer' : undefined;
-      const role = interactiveRole(el, inside !== null, ownPointer);
-      if (!role) {
-        // Without the own-cursor sheet, any pointer cursor marks a clickable subtree.
-        pointerOf.set(el, inside || (!ownCursor && getComputedStyle(el).cursor === 'pointer' ? IN_WIDGET : null));
-        continue;
-      }
-      // Parts of a link or button are that link or button, whatever their cursor.
-      if (role === 'generic' && (inside === IN_WIDGET || (!ownCursor && inside))) { pointerOf.set(el, inside); continue; }
-      // Inside a clickable container, an element with its own handler, cursor, focus or role
-      // is a target of its own; the container is listed only if it is one itself.
-      const container = inside && inside !== IN_WIDGET ? inside : null;
-      let rec = null;
-      if (role === 'generic') {
-        const ti = el.getAttribute('tabindex');
-        rec = { el, node: null, kids: [], own: el.hasAttribute('onclick') || (ti !== null && parseInt(ti, 10) >= 0) };
-        containers.push(rec);
-        pointerOf.set(el, rec);
-        R.kidsOf.delete(el);
-      } else pointerOf.set(el, IN_WIDGET);
-      total++;
-
-      const box = el.getBoundingClientRect();
-      if (box.width <= 0 || box.height <= 0) continue;
-      if (!visibleStyle(el)) continue;
-      // Only what is in the viewport can be hit-tested: read client rects just for that.
-      const inViewport = box.bottom + off.y > 0 && box.top + off.y < vh && box.right + off.x > 0 && box.left + off.x < vw;
-      // Covered, unless what hides it is the edge of a scroll box it sits in (an inbox, an
-      // overflow:auto list): then it is listed as off-screen, in that box; a step on it
-      // scrolls the box.
-      let scroller = null;
-      let seen = inViewport;
-      if (inViewport && probe(el, off, el.getClientRects()).covered) {
-        scroller = clippingScroller(el, box);
-        if (!scroller) continue;
-        seen = false;
-      }
-      if (!inViewport) scroller = null;
-
-      const prefix = prefixFor(role, el);
-      const gx = box.left + off.x, gy = box.top + off.y;
-      const bbox = [Math.round(gx + sx), Math.round(gy + sy), Math.round(box.width), Math.round(box.height)];
-      // Listing is viewport first: off-screen elements past the listing budget cannot be
-      // listed, so they get a light record (enough to step on them), not a description.
-      if (!seen && offscreenFull >= listBudget) {
-        const light = { id: idFor(el, prefix), tag: t.toLowerCase(), role, box: bbox, inView: false, light: true };
-        if (t === 'INPUT') light.type = (el.type || 'text').toLowerCase();
-        if (el.isContentEditable) light.type = 'contenteditable';
-        nodes.push(light);
-        if (container) container.kids.push(el);
-        if (rec) rec.node = light;
-        continue;
-      }
-      if (!seen) offscreenFull++;
-      const name = accessibleName(el, role);
-      // A pointer cursor alone over nothing a person can read or see (a decorative icon the
-      // author marked aria-hidden) is not a target.
-      if (role === 'generic' && !name && !el.hasAttribute('onclick') && !el.hasAttribute('tabindex')
-          && !el.querySelector('img, canvas, svg:not([aria-hidden="true"])') && !clean(el.textContent)) continue;
-      const node = {
-        id: idFor(el, prefix),
-        tag: t.toLowerCase(),
-        role,
-        name,
-        box: bbox,
-        inView: seen,
-        context: landmarkOf(el) || heading,
-      };
-      if (scroller) node.scrollBox = scroller;
-      if (frame) node.frame = frame;
-      if (el.disabled || el.getAttribute('aria-disabled') === 'true') node.disabled = true;
-      if (t === 'A' && el.href) node.href = el.href;
-      if (t === 'INPUT' || t === 'TEXTAREA' || t === 'SELECT') {
-        node.type = t === 'INPUT' ? (el.type || 'text').toLowerCase() : t.toLowerCase();
-        if (el.placeholder) node.placeholder = clean(el.placeholder, 80);
-        if (el.required) node.required = true;
-        if (el.readOnly) node.readonly = true;
-        if (node.type !== 'password' && node.type !== 'checkbox' && node.type !== 'radio' && el.value) node.value = clean(el.value, 200);
-        if (node.type === 'password' && el.value) node.value = '••••';
-        if (el.autocomplete && el.autocomplete !== 'off' && el.autocomplete !== 'on') node.autocomplete = el.autocomplete;
-      }
-      if (el.isContentEditable) { node.type = 'contenteditable'; node.value = clean(el.innerText, 200); }
-      if (role === 'checkbox' || role === 'radio' || role === 'switch') {
-        const c = t === 'LABEL' ? el.control : el;
-        node.checked = c && 'checked' in c && c.tagName === 'INPUT' ? c.checked : el.getAttribute('aria-checked') === 'true';
-      }
-      if (t === 'LABEL') node.type = el.control ? (el.control.type || '').toLowerCase() : undefined;
-      if (t === 'SELECT') {
-        node.multiple = el.multiple;
-        node.options = Array.from(el.options).slice(0, 50).map(o => [o.value, clean(o.label || o.text, 60), o.selected]);
-        if (el.options.length > 50) node.moreOptions = el.options.length - 50;
-      }
-      if (el.getAttribute('aria-expanded')) node.expanded = el.getAttribute('aria-expanded') === 'true';
-      nodes.push(node);
-      if (container) container.kids.push(el);
-      if (rec) rec.node = node;
+  // The readable page: markdown of what is rendered, in document order, open shadow roots
+  // and same-origin iframes included. Hidden content never appears (display/visibility,
+  // `hidden`, closed <details>, aria-hidden subtrees, zero-size or clipped boxes, boxes
+  // entirely off the page); live regions, alerts, status lines and dialogs are ordinary
+  // visible text here, wherever they sit. It is written by the same walk that finds the
+  // actions: each element's style is read once for both.
+  const readOn = !!opts.pageContent;
+  const textCap = opts.textCap || 400000;
+  let readable = '';
+  let mainTruncated = false;
+  const out = [];
+  let size = 0;
+  let line = '';
+  const flush = () => {
+    const l = line.replace(/[ \t]+/g, ' ').trim();
+    if (l) { out.push(l); size += l.length + 1; }
+    line = '';
+  };
+  // Clipped to nothing or placed off the page. Boxes are read only where that can happen
+  // (a positioned element, a block that clips its overflow): reading every element's box
+  // would cost more than the rest of the page together.
+  const clipped = (el, st, pos, clips) => {
+    const placed = pos === 'absolute' || pos === 'fixed';
+    if (!placed && !clips) return false;
+    const r = el.getBoundingClientRect();
+    if (clips && (r.width <= 1 || r.height <= 1)) return true;
+    if (!placed) return false;
+    if (st.clip && /rect\(\s*0(px)?[ ,]+0(px)?[ ,]+0(px)?[ ,]+0(px)?\s*\)/.test(st.clip) && pos === 'absolute') return true;
+    if (st.clipPath && /inset\(\s*50%/.test(st.clipPath)) return true;
+    // Off-canvas: entirely left of or above the page (left: -9999px).
+    return r.right + window.scrollX <= 0 || r.bottom + window.scrollY <= 0;
+  };
+  const LIST = new Set(['UL', 'OL']);
+  // Links to the page's own origin as paths when asked (observe: the page line has the origin).
+  const pageOrigin = location.origin;
+  const linkText = (href) => opts.linkPaths && pageOrigin !== 'null' && href.startsWith(pageOrigin + '/') ? href.slice(pageOrigin.length) : href;
+  const SKIP = new Set(['SCRIPT', 'STYLE', 'TEMPLATE', 'NOSCRIPT', 'HEAD']);
+  // Leaves of the readable page: their content is their value, not text.
+  const FIELDS = new Set(['INPUT', 'SELECT', 'TEXTAREA']);
+  let listDepth = 0;
+  // `scrape` reads a part of the page: an element by selector, or the main content.
+  // The first of `readableRoot`'s selectors that matches (in that order, not the page's).
+  let rootEl = readOn ? document.body : null;
+  if (readOn && opts.readableRoot) {
+    rootEl = null;
+    for (const sel of [].concat(opts.readableRoot)) {
+      try { rootEl = document.querySelector(sel); } catch (e) { rootEl = null; }
+      if (rootEl) break;
     }
+  }
+  // Below the root each element's own style decides; the root's ancestors are checked once.
+  if (rootEl && rootEl !== document.body && ((rootEl.checkVisibility && !rootEl.checkVisibility({ visibilityProperty: true, contentVisibilityAuto: true }))
+      || (rootEl.parentElement && rootEl.parentElement.closest('[aria-hidden="true"]')))) rootEl = null;
+
+  // What an element sits in, handed down the walk:
+  //   off, frame  where its document's viewport lies in the main frame's, and which frame;
+  //   inside      IN_WIDGET (a link, button or other widget), the record of the nearest
+  //               clickable container, or null;
+  //   landmark    the nearest landmark, form or dialog around it;
+  //   text        its text belongs to the readable page (inside the root, not hidden for
+  //               a reader); unseen: its parent is visibility:hidden (own text not shown).
+  function walk(n, ctx, unseen, d) {
+    if (d > 400) return;
+    if (n.nodeType === 3) {
+      if (ctx.text && !unseen) { if (size > textCap) mainTruncated = true; else line += n.data; }
+      return;
+    }
+    if (n.nodeType === 11) { for (const c of n.childNodes) walk(c, ctx, unseen, d + 1); return; }
+    if (n.nodeType !== 1) return;
+    const el = n, t = el.tagName;
+    if (SKIP.has(t)) return;
+    const st = getComputedStyle(el);
+    const display = st.display;
+    if (display === 'none' || el.hidden) return;
+    if (t === 'FORM') counts.forms++;
+    if (t === 'DIALOG' || el.getAttribute('role') === 'dialog') counts.dialogs++;
+    if (t === 'INPUT' && el.type === 'password') counts.passwords++;
+    if (t.length === 2 && t[0] === 'H' && t[1] >= '1' && t[1] <= '6') {
+      const h = clean(el.textContent, 80);
+      if (h) heading = h;
+    }
+    const hiddenHere = st.visibility !== 'visible';
+    // Fully transparent here or above: rendered, but nothing a person can see or aim at.
+    const faded = ctx.faded || st.opacity === '0';
+    // What may hide an action from a click without hiding it from the layout: something
+    // positioned over it, or the edge of a box that clips its overflow. Only actions near
+    // one of those are hit-tested (see `pending`).
+    const pos = st.position;
+    const clips = display !== 'contents' && !display.startsWith('inline') && st.overflow !== 'visible';
+    if (!hiddenHere && (pos === 'fixed' || pos === 'absolute' || pos === 'sticky' || (pos === 'relative' && st.zIndex !== 'auto'))
+        && st.pointerEvents !== 'none') occluders.push({ el, off: ctx.off });
+    let text = ctx.text || (readOn && el === rootEl);
+    if (text && (el.getAttribute('aria-hidden') === 'true' || (display !== 'contents' && clipped(el, st, pos, clips)))) text = false;
+
+    if (t === 'IFRAME' || t === 'FRAME') {
+      counts.iframes++;
+      let doc = null;
+      try { doc = el.contentDocument; } catch (e) { doc = null; }
+      if (doc && doc.documentElement) {
+        const fr = el.getBoundingClientRect();
+        const off = { x: ctx.off.x + fr.left + parseFloat(st.borderLeftWidth || 0) + parseFloat(st.paddingLeft || 0),
+                      y: ctx.off.y + fr.top + parseFloat(st.borderTopWidth || 0) + parseFloat(st.paddingTop || 0) };
+        const inner = text && !hiddenHere;
+        if (inner) flush();
+        walk(doc.documentElement, { off, frame: ctx.frame + 1, inside: null, landmark: '', text: false, frameText: inner,
+          clip: { el, off: ctx.off, up: ctx.clip }, faded }, false, d + 1);
+        if (inner) flush();
+      }
+      return;
+    }
+    // A frame's readable part starts at its body.
+    if (ctx.frameText && t === 'BODY') text = true;
+
+    if ((t === 'IMG' || t === 'svg') && images.length < 200) {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0) {
+        images.push({
+          id: idFor(el, 'F'),
+          src: t === 'IMG' ? (el.currentSrc || el.src) : '',
+          alt: clean(el.getAttribute('alt') || el.getAttribute('aria-label') || el.getAttribute('title'), 200),
+          category: imageCategory(el, r),
+          w: Math.round(r.width), h: Math.round(r.height),
+          inView: r.bottom + ctx.off.y > 0 && r.top + ctx.off.y < vh,
+        });
+      }
+    }
+    // An SVG drawing is an image, not a target; its shapes are targets only when made so.
+    const inside = t === 'svg' || display === 'contents' || total >= maxNodes ? ctx.inside : consider(el, t, st, ctx, hiddenHere, faded);
+    const own = ownLandmark(el);
+    const landmark = own === null ? ctx.landmark : own;
+
+    // The readable page: this element's own marks, its children, then its closing marks.
+    const emitting = text && !hiddenHere && display !== 'contents';
+    let block = false, link = '', at = 0, lines = 0, list = false, leaf = false;
+    if (emitting) {
+      if (t === 'BR') { flush(); leaf = true; }
+      else if (t === 'IMG') { const a = (el.getAttribute('alt') || '').trim(); if (a && opts.readableImages !== false) line += ` ![${a}]`; leaf = true; }
+      else if (FIELDS.has(t) || (t === 'BUTTON' && !el.textContent.trim())) { line += ' '; leaf = true; }
+      else if (t === 'svg') leaf = true;
+      else {
+        block = (BLOCK.has(t) && t !== 'TD' && t !== 'TH') || display === 'block' || display === 'flex' || display === 'grid' || display === 'list-item' || display === 'table-row';
+        if (block) flush();
+        // Side-by-side boxes (buttons, chips) are separate words: "Share Print", not "SharePrint".
+        else if (display !== 'inline') line += ' ';
+        if (t.length === 2 && t[0] === 'H' && t[1] >= '1' && t[1] <= '6') line += '#'.repeat(+t[1]) + ' ';
+        if (t === 'LI') line += '  '.repeat(Math.max(0, listDepth - 1)) + '- ';
+        if (t === 'TR') line += '| ';
+        const role = el.getAttribute('role');
+        if (t === 'DIALOG' || role === 'dialog' || role === 'alertdialog') { flush(); out.push('[dialog' + (el.getAttribute('aria-label') ? ': ' + clean(el.getAttribute('aria-label'), 80) : '') + ']'); }
+        if ((role === 'alert' || role === 'status') && el.textContent.trim()) line += `[${role}] `;
+        list = LIST.has(t);
+        if (list) listDepth++;
+        link = t === 'A' && el.hasAttribute('href') ? el.href : '';
+        at = line.length; lines = out.length;
+      }
+    }
+    // Fields hold their value, not children to read; a closed <details> shows its summary only.
+    if (!FIELDS.has(t)) {
+      const childText = text && !leaf;
+      const clip = clips ? { el, off: ctx.off, up: ctx.clip } : ctx.clip;
+      const childCtx = (inside === ctx.inside && landmark === ctx.landmark && childText === ctx.text && !ctx.frameText && clip === ctx.clip && faded === ctx.faded) ? ctx
+        : { off: ctx.off, frame: ctx.frame, inside, landmark, text: childText, frameText: ctx.frameText && t === 'HTML', clip, faded };
+      if (t === 'DETAILS' && !el.open) {
+        const sum = el.querySelector(':scope > summary');
+        if (emitting) flush();
+        if (sum) walk(sum, childCtx, hiddenHere, d + 1);
+        if (emitting) flush();
+      } else if (t === 'SLOT') {
+        const assigned = el.assignedNodes({ flatten: true });
+        for (const c of (assigned.length ? assigned : el.childNodes)) walk(c, childCtx, hiddenHere, d + 1);
+      } else {
+        if (el.shadowRoot) { for (const c of el.shadowRoot.childNodes) walk(c, childCtx, hiddenHere, d + 1); }
+        else for (let c = el.firstChild; c; c = c.nextSibling) walk(c, childCtx, hiddenHere, d + 1);
+      }
+    }
+    if (emitting && !leaf) {
+      if (link && !link.startsWith('javascript:') && opts.readableLinks !== false) {
+        if (out.length === lines) {
+          let txt = clean(line.slice(at), 200);
+          const label = clean(el.getAttribute('aria-label') || el.title, 80);
+          // As for its name: a lone symbol says less than the tooltip a person would see.
+          if (!txt || (label && txt.length <= 2 && !/[\p{L}\p{N}]{2}/u.test(txt))) txt = label || txt || 'link';
+          line = line.slice(0, at) + ` [${txt}](${linkText(link)}) `;
+        } else line += ` (${linkText(link)})`;
+      }
+      if (t === 'TD' || t === 'TH') line += ' |';
+      if (list) listDepth--;
+      if (block) flush();
+      else if (display !== 'inline') line += ' ';
+    }
+  }
+
+  // Whether `el` is an action, and its record if so; answers what its descendants sit in.
+  function consider(el, t, st, ctx, hiddenHere, faded) {
+    const inside = ctx.inside, off = ctx.off, frame = ctx.frame;
+    // The cursor is read for every element (a pointer marks a target); inside a clickable
+    // container only a pointer the element sets itself does (see ownsPointer).
+    const ownPointer = () => inside !== IN_WIDGET && st.cursor === 'pointer'
+      && (inside === null || ownsPointer(el));
+    const role = interactiveRole(el, inside !== null, ownPointer);
+    if (!role) return inside;
+    // Parts of a link or button are that link or button, whatever their cursor.
+    if (role === 'generic' && inside === IN_WIDGET) return inside;
+    // Inside a clickable container, an element with its own handler, cursor, focus or role
+    // is a target of its own; the container is listed only if it is one itself.
+    const container = inside && inside !== IN_WIDGET ? inside : null;
+    let rec = null;
+    if (role === 'generic') {
+      const ti = el.getAttribute('tabindex');
+      rec = { el, node: null, kids: [], own: el.hasAttribute('onclick') || (ti !== null && parseInt(ti, 10) >= 0) };
+      containers.push(rec);
+      R.kidsOf.delete(el);
+    }
+    const below = rec || IN_WIDGET;
+    total++;
+
+    const box = el.getBoundingClientRect();
+    if (box.width <= 0 || box.height <= 0) return below;
+    if (hiddenHere || st.pointerEvents === 'none') return below;
+    if (faded) return below;
+    // Only what is in the viewport can be hit-tested: read client rects just for that.
+    const inViewport = box.bottom + off.y > 0 && box.top + off.y < vh && box.right + off.x > 0 && box.left + off.x < vw;
+    // Covered, unless what hides it is the edge of a scroll box it sits in (an inbox, an
+    // overflow:auto list): then it is listed as off-screen, in that box; a step on it
+    // scrolls the box.
+    // (Decided after the walk, when everything that could cover it is known.)
+    const scroller = null;
+    const seen = inViewport;
+    const check = inViewport ? { el, box, off, clip: ctx.clip, node: null } : null;
+    if (check) pending.push(check);
+
+    const prefix = prefixFor(role, el);
+    const gx = box.left + off.x, gy = box.top + off.y;
+    const bbox = [Math.round(gx + sx), Math.round(gy + sy), Math.round(box.width), Math.round(box.height)];
+    // Listing is viewport first: off-screen elements past the listing budget cannot be
+    // listed, so they get a light record (enough to step on them), not a description.
+    if (!seen && offscreenFull >= listBudget) {
+      const light = { id: idFor(el, prefix), tag: t.toLowerCase(), role, box: bbox, inView: false, light: true };
+      if (t === 'INPUT') light.type = (el.type || 'text').toLowerCase();
+      if (role === 'textbox' && editable(el)) light.type = 'contenteditable';
+      nodes.push(light);
+      if (container) container.kids.push(el);
+      if (rec) rec.node = light;
+      return below;
+    }
+    if (!seen) offscreenFull++;
+    const name = accessibleName(el, role);
+    // A pointer cursor alone over nothing a person can read or see (a decorative icon the
+    // author marked aria-hidden) is not a target.
+    if (role === 'generic' && !name && !el.hasAttribute('onclick') && !el.hasAttribute('tabindex')
+        && !el.querySelector('img, canvas, svg:not([aria-hidden="true"])') && !clean(el.textContent)) return below;
+    const node = {
+      id: idFor(el, prefix),
+      tag: t.toLowerCase(),
+      role,
+      name,
+      box: bbox,
+      inView: seen,
+      context: ctx.landmark || heading,
+    };
+    if (scroller) node.scrollBox = scroller;
+    if (frame) node.frame = frame;
+    if (el.disabled || el.getAttribute('aria-disabled') === 'true') node.disabled = true;
+    if (t === 'A' && el.href) node.href = el.href;
+    if (t === 'INPUT' || t === 'TEXTAREA' || t === 'SELECT') {
+      node.type = t === 'INPUT' ? (el.type || 'text').toLowerCase() : t.toLowerCase();
+      if (el.placeholder) node.placeholder = clean(el.placeholder, 80);
+      if (el.required) node.required = true;
+      if (el.readOnly) node.readonly = true;
+      if (node.type !== 'password' && node.type !== 'checkbox' && node.type !== 'radio' && el.value) node.value = clean(el.value, 200);
+      if (node.type === 'password' && el.value) node.value = '••••';
+      if (el.autocomplete && el.autocomplete !== 'off' && el.autocomplete !== 'on') node.autocomplete = el.autocomplete;
+    }
+    if (role === 'textbox' && editable(el)) { node.type = 'contenteditable'; node.value = clean(el.innerText, 200); }
+    if (role === 'checkbox' || role === 'radio' || role === 'switch') {
+      const c = t === 'LABEL' ? el.control : el;
+      node.checked = c && 'checked' in c && c.tagName === 'INPUT' ? c.checked : el.getAttribute('aria-checked') === 'true';
+    }
+    if (t === 'LABEL') node.type = el.control ? (el.control.type || '').toLowerCase() : undefined;
+    if (t === 'SELECT') {
+      node.multiple = el.multiple;
+      node.options = Array.from(el.options).slice(0, 50).map(o => [o.value, clean(o.label || o.text, 60), o.selected]);
+      if (el.options.length > 50) node.moreOptions = el.options.length - 50;
+    }
+    if (el.getAttribute('aria-expanded')) node.expanded = el.getAttribute('aria-expanded') === 'true';
+    nodes.push(node);
+    if (container) container.kids.push(el);
+    if (rec) rec.node = node;
+    if (check) check.node = node;
+    return below;
   }
 
   // `verify`: the role and name an id's element has now, computed as an observe would
@@ -495,12 +691,48 @@ function (opts) {
   }
 
   try {
-  walk(document, { x: 0, y: 0 }, 0, false);
+  walk(document.documentElement, { off: { x: 0, y: 0 }, frame: 0, inside: null, landmark: '', text: false, frameText: false, clip: null, faded: false }, false, 0);
+  const walked = performance.now();
+
+  // Covered, unless what hides it is the edge of a scroll box it sits in (an inbox, an
+  // overflow:auto list): then it is listed as off-screen, in that box; a step on it scrolls
+  // the box. Hit tests are slow on big pages (a fraction of a millisecond each), so only an
+  // action that a positioned element overlaps, or that reaches past the edge of a box
+  // clipping it, is probed; with very many positioned elements, every one is.
+  const dropped = new Set();
+  {
+    const rects = new Map();
+    const rectOf = (el, off) => {
+      let r = rects.get(el);
+      if (!r) { const b = el.getBoundingClientRect(); r = [b.left + off.x, b.top + off.y, b.right + off.x, b.bottom + off.y]; rects.set(el, r); }
+      return r;
+    };
+    const probeAll = occluders.length > 300;
+    for (const p of pending) {
+      if (!p.node) continue;
+      const g = [p.box.left + p.off.x, p.box.top + p.off.y, p.box.right + p.off.x, p.box.bottom + p.off.y];
+      let near = probeAll;
+      for (let c = p.clip; c && !near; c = c.up) {
+        const r = rectOf(c.el, c.off);
+        if (g[0] < r[0] - 1 || g[1] < r[1] - 1 || g[2] > r[2] + 1 || g[3] > r[3] + 1) near = true;
+      }
+      for (let i = 0; i < occluders.length && !near; i++) {
+        const o = occluders[i];
+        if (o.el === p.el || o.el.contains(p.el) || p.el.contains(o.el)) continue;
+        const r = rectOf(o.el, o.off);
+        if (r[0] < g[2] && r[2] > g[0] && r[1] < g[3] && r[3] > g[1]) near = true;
+      }
+      if (!near || !probe(p.el, p.off, p.el.getClientRects()).covered) continue;
+      const scroller = clippingScroller(p.el, p.box);
+      if (!scroller) { dropped.add(p.node); continue; }
+      p.node.inView = false;
+      p.node.scrollBox = scroller;
+    }
+  }
 
   // A clickable container with actions inside is named by its own text, without theirs
   // ("Alice Meeting tomorrow", not "Alice Meeting tomorrow Reply Forward"); one whose
   // whole area is its inner actions (a toolbar of icons) is not a target of its own.
-  const dropped = new Set();
   for (const c of containers) {
     if (!c.node || !c.kids.length) continue;
     R.kidsOf.set(c.el, c.kids);
@@ -561,100 +793,8 @@ function (opts) {
     n.near = cap + (field ? ', for ' + field : '');
   }
 
-  // The readable page: markdown of what is rendered, in document order, open shadow roots
-  // and same-origin iframes included. Hidden content never appears (display/visibility,
-  // `hidden`, closed <details>, aria-hidden subtrees, zero-size or clipped boxes, boxes
-  // entirely off the page); live regions, alerts, status lines and dialogs are ordinary
-  // visible text here, wherever they sit.
-  const textCap = opts.textCap || 400000;
-  let readable = '';
-  let mainTruncated = false;
-  if (opts.pageContent) {
-    const out = [];
-    let size = 0;
-    let line = '';
-    const flush = () => {
-      const l = line.replace(/[ \t]+/g, ' ').trim();
-      if (l) { out.push(l); size += l.length + 1; }
-      line = '';
-    };
-    const clipped = (el, st) => {
-      const r = el.getBoundingClientRect();
-      if (st.overflow !== 'visible' && (r.width <= 1 || r.height <= 1)) return true;
-      if (st.clip && /rect\(\s*0(px)?[ ,]+0(px)?[ ,]+0(px)?[ ,]+0(px)?\s*\)/.test(st.clip) && st.position === 'absolute') return true;
-      if (st.clipPath && /inset\(\s*50%/.test(st.clipPath)) return true;
-      // Off-canvas: entirely left of or above the page (left: -9999px).
-      if (r.right + window.scrollX <= 0 || r.bottom + window.scrollY <= 0) return st.position === 'absolute' || st.position === 'fixed';
-      return false;
-    };
-    const LIST = new Set(['UL', 'OL']);
-    let listDepth = 0;
-    const emit = (n, d) => {
-      if (size > textCap) { mainTruncated = true; return; }
-      if (d > 200) return;
-      if (n.nodeType === 3) { line += n.data; return; }
-      if (n.nodeType === 11) { for (const c of n.childNodes) emit(c, d + 1); return; }
-      if (n.nodeType !== 1) return;
-      const tag = n.tagName;
-      if (tag === 'SCRIPT' || tag === 'STYLE' || tag === 'TEMPLATE' || tag === 'NOSCRIPT' || tag === 'HEAD') return;
-      if (n.getAttribute('aria-hidden') === 'true' || n.hidden) return;
-      if (n.checkVisibility && !n.checkVisibility({ visibilityProperty: true, contentVisibilityAuto: true })) return;
-      const st = getComputedStyle(n);
-      if (st.display === 'contents') { for (const c of n.childNodes) emit(c, d + 1); return; }
-      if (clipped(n, st)) return;
-      if (tag === 'IFRAME' || tag === 'FRAME') {
-        let doc = null;
-        try { doc = n.contentDocument; } catch (e) { doc = null; }
-        flush();
-        if (doc && doc.body) emit(doc.body, d + 1);
-        flush();
-        return;
-      }
-      if (tag === 'BR') { flush(); return; }
-      if (tag === 'IMG') { const a = (n.getAttribute('alt') || '').trim(); if (a && opts.readableImages !== false) line += ` ![${a}]`; return; }
-      if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || tag === 'BUTTON' && !n.textContent.trim()) { line += ' '; return; }
-      if (tag === 'svg' || tag === 'SVG') return;
-      const block = (BLOCK.has(tag) && tag !== 'TD' && tag !== 'TH') || st.display === 'block' || st.display === 'flex' || st.display === 'grid' || st.display === 'list-item' || st.display === 'table-row';
-      if (block) flush();
-      const h = /^H([1-6])$/.exec(tag);
-      if (h) line += '#'.repeat(+h[1]) + ' ';
-      if (tag === 'LI') line += '  '.repeat(Math.max(0, listDepth - 1)) + '- ';
-      if (tag === 'TR') line += '| ';
-      if (tag === 'DIALOG' || n.getAttribute('role') === 'dialog' || n.getAttribute('role') === 'alertdialog') { flush(); out.push('[dialog' + (n.getAttribute('aria-label') ? ': ' + clean(n.getAttribute('aria-label'), 80) : '') + ']'); }
-      const role = n.getAttribute('role');
-      if ((role === 'alert' || role === 'status') && n.textContent.trim()) line += `[${role}] `;
-      if (LIST.has(tag)) listDepth++;
-      const link = tag === 'A' && n.hasAttribute('href') ? n.href : '';
-      const at = line.length, lines = out.length;
-      if (tag === 'SLOT') {
-        const assigned = n.assignedNodes({ flatten: true });
-        for (const c of (assigned.length ? assigned : n.childNodes)) emit(c, d + 1);
-      } else if (n.shadowRoot) emit(n.shadowRoot, d + 1);
-      else for (const c of n.childNodes) emit(c, d + 1);
-      if (link && !link.startsWith('javascript:') && opts.readableLinks !== false) {
-        if (out.length === lines) {
-          let text = clean(line.slice(at), 200);
-          const label = clean(n.getAttribute('aria-label') || n.title, 80);
-          // As for its name: a lone symbol says less than the tooltip a person would see.
-          if (!text || (label && text.length <= 2 && !/[\p{L}\p{N}]{2}/u.test(text))) text = label || text || 'link';
-          line = line.slice(0, at) + ` [${text}](${link}) `;
-        } else line += ` (${link})`;
-      }
-      if (tag === 'TD' || tag === 'TH') line += ' |';
-      if (LIST.has(tag)) listDepth--;
-      if (block) flush();
-    };
-    // `scrape` reads a part of the page: an element by selector, or the main content.
-    // The first of `readableRoot`'s selectors that matches (in that order, not the page's).
-    let rootEl = document.body;
-    if (opts.readableRoot) {
-      rootEl = null;
-      for (const sel of [].concat(opts.readableRoot)) {
-        try { rootEl = document.querySelector(sel); } catch (e) { rootEl = null; }
-        if (rootEl) break;
-      }
-    }
-    if (rootEl) emit(rootEl, 0);
+  const named = performance.now();
+  if (readOn) {
     flush();
     // What the browser's own validation says about fields a person has touched.
     for (const f of document.querySelectorAll(':user-invalid')) {
@@ -683,13 +823,15 @@ function (opts) {
       if (f.validationMessage) said.push(`[invalid] ${clean(accessibleName(f, implicitRole(f)) || f.name || f.id, 80)}: ${f.validationMessage}`);
     }
   }
+  const read = performance.now();
   const mainHtml = '';
   const icon = document.querySelector('link[rel~="icon"]');
   if (icon && icon.href) images.unshift({ src: icon.href, alt: 'favicon', category: 'favicon', w: 0, h: 0, inView: false });
   const de = document.scrollingElement || document.documentElement;
   const metaDesc = document.querySelector('meta[name="description"]');
-  // A string crosses CDP much faster than a returnByValue object of the same size.
-  return JSON.stringify({
+  // A string crosses CDP much faster than a returnByValue object of the same size, and a
+  // one-byte (ASCII) string about twice as fast as a two-byte one: escape the rest.
+  return asciiJson({
     url: location.href,
     title: document.title,
     lang: document.documentElement.lang || '',
@@ -700,6 +842,18 @@ function (opts) {
     doc: R.doc, said,
     mainHtml, mainTruncated, readable,
     tookMs: performance.now() - started,
+    // Where the time went (ms): the walk, shared names' context, the readable page.
+    phases: [walked - started, named - walked, read - named],
   });
+  function asciiJson(v) {
+    const s = JSON.stringify(v);
+    if (!/[^\x00-\x7f]/.test(s)) return s;
+    const esc = new Map();
+    return s.replace(/[^\x00-\x7f]/g, c => {
+      let e = esc.get(c);
+      if (!e) { e = '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'); esc.set(c, e); }
+      return e;
+    });
+  }
   } finally { ownCursorOff(); }
 }

@@ -128,8 +128,9 @@ fn quote(s: &str, max: usize) -> String {
     format!("\"{t}\"")
 }
 
-/// `Email address — text input, placeholder "you@example.com"`.
-pub fn describe(n: &Node) -> String {
+/// `Email address — text input, placeholder "you@example.com"`. Links to the page's own
+/// origin are written as paths (`→ /cart`): the origin is in the page line already.
+pub fn describe(n: &Node, origin: &str) -> String {
     let kind = kind_of(n);
     let ty = n.input_type.as_deref().unwrap_or("");
     let what = match (n.role.as_str(), n.tag.as_str()) {
@@ -162,7 +163,7 @@ pub fn describe(n: &Node) -> String {
     } else if let Some(p) = &n.placeholder {
         p.clone()
     } else if let Some(h) = &n.href {
-        h.clone()
+        short_url(h, origin)
     } else {
         format!("unnamed {what}")
     };
@@ -171,7 +172,7 @@ pub fn describe(n: &Node) -> String {
         let _ = write!(d, " ({})", quote_free(near, 60));
     }
     if let Some(h) = &n.href {
-        let _ = write!(d, " → {}", short_url(h));
+        let _ = write!(d, " → {}", short_url(h, origin));
     }
     if let Some(p) = n.placeholder.as_ref().filter(|p| **p != name) {
         let _ = write!(d, ", placeholder {}", quote(p, 60));
@@ -230,7 +231,30 @@ pub fn describe(n: &Node) -> String {
 }
 
 /// A link target, at most 80 characters.
-fn short_url(u: &str) -> String {
+/// `scheme://host[:port]` of a URL, or "" when it has none.
+pub fn origin_of(url: &str) -> &str {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return "";
+    };
+    match url[start..].find(['/', '?', '#']) {
+        Some(end) => &url[..start + end],
+        None => url,
+    }
+}
+
+fn short_url(u: &str, origin: &str) -> String {
+    let u = match u.strip_prefix(origin) {
+        Some(rest)
+            if !origin.is_empty() && (rest.is_empty() || rest.starts_with(['/', '?', '#'])) =>
+        {
+            if rest.is_empty() {
+                "/"
+            } else {
+                rest
+            }
+        }
+        _ => u,
+    };
     match u.char_indices().nth(80) {
         Some((i, _)) => format!("{}…", &u[..i]),
         None => u.to_string(),
@@ -291,6 +315,7 @@ fn params_of(n: &Node, kind: Kind) -> (Vec<Param>, Option<serde_json::Value>) {
 /// Builds the listed space: viewport first, capped by count and characters, grouped by
 /// category in document order, with an explicit line for what was left out.
 pub fn build(snap: &Snapshot, opts: &Options, page_line: &str) -> Space {
+    let origin = origin_of(&snap.url);
     let all: Vec<Action> = snap
         .nodes
         .iter()
@@ -305,7 +330,7 @@ pub fn build(snap: &Snapshot, opts: &Options, page_line: &str) -> Space {
                 } else {
                     n.context.clone()
                 },
-                description: describe(n),
+                description: describe(n, origin),
                 params,
                 in_viewport: n.in_view,
                 disabled: n.disabled,
@@ -385,15 +410,31 @@ fn render(all: &[Action], chosen: &[usize], page_line: &str) -> String {
     let mut md = String::with_capacity(listed.len() * 64 + 256);
     md.push_str(page_line);
     md.push('\n');
-    let mut current: Option<&str> = None;
-    for &i in &listed {
-        let a = &all[i];
-        if current != Some(a.category.as_str()) {
-            let _ = write!(md, "\n## {}\n", a.category);
-            current = Some(a.category.as_str());
+    // A run of one category whose actions are all off-screen says so once, in its heading.
+    let mut k = 0;
+    while k < listed.len() {
+        let category = all[listed[k]].category.as_str();
+        let end = listed[k..]
+            .iter()
+            .position(|&i| all[i].category != category)
+            .map_or(listed.len(), |p| k + p);
+        let run = &listed[k..end];
+        let all_off = run.iter().all(|&i| !all[i].in_viewport);
+        let _ = write!(
+            md,
+            "\n## {category}{}\n",
+            if all_off { " (off-screen)" } else { "" }
+        );
+        for &i in run {
+            let a = &all[i];
+            let off = if a.in_viewport || all_off {
+                ""
+            } else {
+                " (off-screen)"
+            };
+            let _ = writeln!(md, "* {}: {}{off}", a.id, a.description);
         }
-        let off = if a.in_viewport { "" } else { " (off-screen)" };
-        let _ = writeln!(md, "* {}: {}{off}", a.id, a.description);
+        k = end;
     }
     if listed.is_empty() {
         md.push_str("\nNo interactive elements on this page.\n");
@@ -417,4 +458,33 @@ fn quote_free(s: &str, max: usize) -> String {
         t.push('…');
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_origin_links_are_written_as_paths() {
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080/a/b?c"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(origin_of("https://example.com"), "https://example.com");
+        assert_eq!(origin_of("about:blank"), "");
+        let o = "https://shop.example";
+        assert_eq!(short_url("https://shop.example/cart", o), "/cart");
+        assert_eq!(short_url("https://shop.example", o), "/");
+        assert_eq!(short_url("https://shop.example?q=1", o), "?q=1");
+        // Another origin, or one that only starts the same, stays whole.
+        assert_eq!(
+            short_url("https://shop.example.evil/x", o),
+            "https://shop.example.evil/x"
+        );
+        assert_eq!(
+            short_url("https://other.example/x", o),
+            "https://other.example/x"
+        );
+        assert_eq!(short_url("/x", ""), "/x");
+    }
 }

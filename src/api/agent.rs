@@ -345,28 +345,6 @@ fn notte_observation(
             o
         })
         .collect();
-    // Seed 002's form: id, description, category, params, status.
-    let listed: Vec<Value> = actions
-        .iter()
-        .map(|a| {
-            json!({
-                "id": a["id"], "description": a["description"], "category": a["category"], "params": a["params"],
-                "status": if a["disabled"] == true { "disabled" } else { "valid" },
-            })
-        })
-        .collect();
-    let browser: Vec<Value> = action_space::browser_actions::BROWSER_ACTIONS
-        .iter()
-        .map(|b| {
-            let params: Vec<Value> = b
-                .param
-                .iter()
-                .map(|(n, t)| json!({ "name": n, "type": t }))
-                .collect();
-            json!({ "id": b.id, "type": b.kind, "description": b.description,
-                    "category": "Special Browser Actions", "params": params, "status": "valid" })
-        })
-        .collect();
     let diff = s["diff"] == true;
     let markdown = format!(
         "{}{}",
@@ -382,6 +360,28 @@ fn notte_observation(
         "interaction_actions": interaction,
     });
     if full_space {
+        // Seed 002's form: id, description, category, params, status.
+        let listed: Vec<Value> = actions
+            .iter()
+            .map(|a| {
+                json!({
+                    "id": a["id"], "description": a["description"], "category": a["category"], "params": a["params"],
+                    "status": if a["disabled"] == true { "disabled" } else { "valid" },
+                })
+            })
+            .collect();
+        let browser: Vec<Value> = action_space::browser_actions::BROWSER_ACTIONS
+            .iter()
+            .map(|b| {
+                let params: Vec<Value> = b
+                    .param
+                    .iter()
+                    .map(|(n, t)| json!({ "name": n, "type": t }))
+                    .collect();
+                json!({ "id": b.id, "type": b.kind, "description": b.description,
+                        "category": "Special Browser Actions", "params": params, "status": "valid" })
+            })
+            .collect();
         space["actions"] = json!(listed);
         space["browser_actions"] = json!(browser);
     }

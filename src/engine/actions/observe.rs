@@ -94,7 +94,7 @@ async fn observe_raw(page: &Page, opts: &ObserveOptions) -> Result<Observed, Eng
     let raw = page
         .eval(
             action_space::COLLECTOR,
-            &json!({ "pageContent": opts.page_content, "maxListed": opts.max_nb_actions() }),
+            &json!({ "pageContent": opts.page_content, "maxListed": opts.max_nb_actions(), "linkPaths": true }),
         )
         .await?;
     let text = match raw {
