@@ -148,6 +148,7 @@ fn default_state_dir() -> PathBuf {
 
 /// An external OAuth issuer: `[[external_issuers]]` in the TOML file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExternalIssuer {
     /// The `iss` its tokens carry.
     pub issuer: String,
@@ -226,6 +227,29 @@ impl Config {
         all
     }
 
+    /// The configuration as TOML with every secret masked (`pagepilot config`).
+    pub fn masked_toml(&self) -> Result<String, String> {
+        let mut c = self.clone();
+        let mask_pair = |s: &String| match s.split_once(':') {
+            Some((user, _)) => format!("{user}:****"),
+            None => "****".into(),
+        };
+        c.api_secrets = c.api_secrets.iter().map(mask_pair).collect();
+        c.oauth_clients = c.oauth_clients.iter().map(mask_pair).collect();
+        c.jwt_secret = c.jwt_secret.as_ref().map(|_| "****".into());
+        c.redis_url = c.redis_url.as_deref().map(mask_url);
+        c.proxy_server = c.proxy_server.as_deref().map(mask_url);
+        c.fetch_proxies = c
+            .fetch_proxies
+            .iter()
+            .map(|p| match p.split_once('=') {
+                Some((n, u)) => format!("{n}={}", mask_url(u)),
+                None => p.clone(),
+            })
+            .collect();
+        toml::to_string(&c).map_err(|e| format!("cannot print the configuration: {e}"))
+    }
+
     /// Merges the layers. `file` is the `--config` TOML, if any.
     pub fn load(file: Option<&std::path::Path>, flags: Overrides) -> Result<Config, String> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
@@ -233,8 +257,12 @@ impl Config {
             if !f.exists() {
                 return Err(format!("config file {} does not exist", f.display()));
             }
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| format!("config file {}: {e}", f.display()))?;
+            crate::config_keys::check_file(&text, &f.display().to_string())?;
             fig = fig.merge(Toml::file(f));
         }
+        crate::config_keys::check_env(std::env::vars())?;
         fig = fig
             .merge(Env::prefixed("PAGEPILOT_"))
             .merge(Serialized::defaults(flags));
@@ -364,6 +392,17 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// A URL with its password (if any) replaced by `****`.
+fn mask_url(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("****"));
+            parsed.to_string()
+        }
+        _ => u.to_string(),
     }
 }
 

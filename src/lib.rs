@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod config;
+pub mod config_keys;
 pub mod engine;
 pub mod exchange;
 pub mod fetcher;

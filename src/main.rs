@@ -21,6 +21,9 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Print the effective configuration (defaults < file < environment < flags) as TOML,
+    /// secrets masked, and exit; an unknown key is refused as it would be by `serve`.
+    Config(ServeArgs),
     /// Get an access token from a running server (client_credentials) and print it.
     Token(TokenArgs),
     /// Manage the built-in OAuth clients kept (hashed) in the state dir.
@@ -86,12 +89,22 @@ struct ServeArgs {
     /// This instance's address for the other instances [default: http://HOST:PORT]
     #[arg(long)]
     advertise_url: Option<String>,
+    /// Log lines as `text` or as one JSON object each (`json`)
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Config(args) => print_config(args),
         Command::Token(args) => token(args),
         Command::Clients {
             command: ClientsCommand::Add { name, state_dir },
@@ -180,7 +193,8 @@ fn add_client(name: &str, state_dir: Option<PathBuf>) -> std::process::ExitCode 
     }
 }
 
-fn serve(args: ServeArgs) -> std::process::ExitCode {
+/// The configuration `serve` and `config` run with.
+fn load(args: ServeArgs) -> Result<Config, String> {
     let flags = Overrides {
         host: args.host,
         port: args.port,
@@ -191,7 +205,25 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         redis_url: args.redis_url,
         advertise_url: args.advertise_url,
     };
-    let cfg = match Config::load(args.config.as_deref(), flags) {
+    Config::load(args.config.as_deref(), flags)
+}
+
+fn print_config(args: ServeArgs) -> std::process::ExitCode {
+    match load(args).and_then(|c| c.masked_toml()) {
+        Ok(text) => {
+            print!("{text}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pagepilot: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> std::process::ExitCode {
+    let format = args.log_format;
+    let cfg = match load(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("pagepilot: {e}");
@@ -199,7 +231,15 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colour only for a terminal: escape codes in a log file or journal are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs.init(),
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -220,3 +220,59 @@ async fn clients_add_and_token_commands() {
     pp.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A typo in the config file or the environment stops `serve` before anything starts, naming
+/// the key and the nearest valid one; `config` prints the effective settings, secrets masked.
+#[test]
+fn unknown_config_keys_are_refused_by_name() {
+    let bin = env!("CARGO_BIN_EXE_pagepilot");
+    let dir = std::env::temp_dir().join(format!("pagepilot-cfg-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pp.toml");
+    std::fs::write(&file, "port = 0\nmax_session_per_tenant = 3\n").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["serve", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown configuration key `max_session_per_tenant`")
+            && err.contains("did you mean `max_sessions_per_tenant`?"),
+        "{err}"
+    );
+    let out = std::process::Command::new(bin)
+        .args(["serve", "--port", "0"])
+        .env("PAGEPILOT_MAX_SESSION", "3")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`PAGEPILOT_MAX_SESSION`"), "{err}");
+    // The example file is every key at its default, and `config` masks secrets.
+    let out = std::process::Command::new(bin)
+        .args([
+            "config",
+            "--config",
+            "pagepilot.example.toml",
+            "--api-secret",
+            "alice:s3cret",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("api_secrets = [\"alice:****\"]"),
+        "{printed}"
+    );
+    assert!(!printed.contains("s3cret"));
+    assert!(printed.contains("max_sessions_per_tenant = 5"), "{printed}");
+    let _ = std::fs::remove_dir_all(dir);
+}
