@@ -1,6 +1,7 @@
 //! `cargo bench --bench vs_playwright_mcp`: pagepilot's observe with a full listing against
 //! Playwright MCP's `browser_snapshot`, side by side in one run, on the generated pages of
-//! `../shared/bench/gen_pages.py` (small, medium, large, xlarge), same Chromium
+//! `benches/pages/gen_pages.py` (the team's deterministic generator, byte-for-byte the pages
+//! every comparison uses: small, medium, large, xlarge), same Chromium
 //! (`/usr/bin/chromium`), same viewport (1280×800), both over their own wire (HTTP here,
 //! MCP stdio there). Prints per page: both medians, the ratio, actions listed against the
 //! page's visible interactive elements, and characters (what an agent would read: pagepilot's
@@ -36,7 +37,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Writes the generated pages into the target dir and answers their folder and manifest.
 fn generate_pages() -> (PathBuf, Value) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let script = root.join("../shared/bench/gen_pages.py");
+    let script = root.join("benches/pages/gen_pages.py");
     let out = std::env::temp_dir().join(format!("pagepilot-bench-pages-{}", std::process::id()));
     let st = std::process::Command::new("python3")
         .arg(&script)

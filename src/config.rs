@@ -88,6 +88,9 @@ pub struct Config {
     pub heartbeat_ttl_seconds: u64,
     /// Log filter (`info`, `pagepilot=debug`, ...); `RUST_LOG` wins when set.
     pub log: String,
+    /// Bearer token that `GET /metrics` (Prometheus text) asks for, at least 16 characters;
+    /// unset, metrics are not served. It is no tenant's token: give it only to the scraper.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -132,6 +135,7 @@ impl Default for Config {
             advertise_url: None,
             heartbeat_ttl_seconds: 5,
             log: "info".into(),
+            metrics_token: None,
         }
     }
 }
@@ -237,6 +241,7 @@ impl Config {
         c.api_secrets = c.api_secrets.iter().map(mask_pair).collect();
         c.oauth_clients = c.oauth_clients.iter().map(mask_pair).collect();
         c.jwt_secret = c.jwt_secret.as_ref().map(|_| "****".into());
+        c.metrics_token = c.metrics_token.as_ref().map(|_| "****".into());
         c.redis_url = c.redis_url.as_deref().map(mask_url);
         c.proxy_server = c.proxy_server.as_deref().map(mask_url);
         c.fetch_proxies = c
@@ -289,6 +294,9 @@ impl Config {
         }
         if self.jwt_secret.as_ref().is_some_and(|k| k.len() < 32) {
             return Err("jwt_secret must be at least 32 characters".into());
+        }
+        if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err("metrics_token must be at least 16 characters".into());
         }
         if self.ws_frame_limit_bytes < 1024 {
             return Err("ws_frame_limit_bytes must be at least 1024".into());

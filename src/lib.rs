@@ -9,6 +9,7 @@ pub mod exchange;
 pub mod fetcher;
 pub mod oauth_client;
 pub mod sessions;
+pub mod telemetry;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -166,6 +167,7 @@ fn load_auth(cfg: &Config, addr: SocketAddr) -> Result<Auth, String> {
 
 /// Starts the browser, the session registry and the HTTP server.
 pub async fn start(cfg: Config) -> Result<Server, String> {
+    telemetry::install();
     let listener = tokio::net::TcpListener::bind((cfg.host.as_str(), cfg.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", cfg.host, cfg.port))?;
@@ -230,6 +232,7 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
     );
     let sockets = Arc::new(api::ws::Sockets::default());
     let state = api::AppState {
+        metrics_token: cfg.metrics_token.clone().map(Arc::from),
         sessions: sessions.clone(),
         auth: Arc::new(auth),
         ws: Arc::new(api::ws::WsConfig {

@@ -426,3 +426,48 @@ async fn bad_inputs_answer_clear_errors() {
     let _ = BOB;
     pp.stop().await;
 }
+
+/// Every answer carries a request id (the caller's when sane, else a new one), and every JSON
+/// error body names it, on each protocol's routes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_and_error_body_carries_a_request_id() {
+    let pp = Pp::default().await;
+    let get = |path: &'static str, id: Option<&'static str>| {
+        let mut req = pp
+            .http
+            .get(format!("{}{path}", pp.base))
+            .bearer_auth(common::token(ALICE));
+        if let Some(i) = id {
+            req = req.header("x-request-id", i);
+        }
+        req.send()
+    };
+    // The caller's id, echoed and named in the error body.
+    for path in [
+        "/v1/sessions/sess_nope",
+        "/sessions/nope",
+        "/no/such/endpoint",
+    ] {
+        let resp = get(path, Some("trace-42.a:b_c")).await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+        assert_eq!(resp.headers()["x-request-id"], "trace-42.a:b_c");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["request_id"], "trace-42.a:b_c", "{path}: {v}");
+    }
+    // None given, or a hostile one (too long, or with spaces): a fresh UUID instead.
+    let long: &'static str = Box::leak("x".repeat(300).into_boxed_str());
+    for given in [None, Some(long), Some("a b")] {
+        let resp = get("/v1/sessions/sess_nope", given).await.unwrap();
+        let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["request_id"], json!(id));
+    }
+    // A successful answer has the header too, and its body is untouched.
+    let resp = get("/v1/sessions", None).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().contains_key("x-request-id"));
+    let v: Value = resp.json().await.unwrap();
+    assert!(v.get("request_id").is_none(), "{v}");
+    pp.stop().await;
+}

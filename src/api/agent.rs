@@ -75,24 +75,20 @@ fn session_view(r: &SessionRecord) -> Value {
     })
 }
 
+/// A session failure in Notte's answers: the shared mapping, plus its session object on a 409.
 fn failure(e: SessionError) -> ApiError {
-    match e {
-        SessionError::NotFound => ApiError::not_found("session not found"),
-        SessionError::NotActive(rec) => ApiError::new(
-            StatusCode::CONFLICT,
-            format!("session is not active (status {:?})", rec.status).to_lowercase(),
-        )
-        .with("session", session_view(&rec)),
-        SessionError::Limit(s) | SessionError::Store(s) => s.into(),
-        e @ SessionError::Busy { .. } => {
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
-        }
-        SessionError::BadInput(m) => ApiError::bad_request(m),
-        SessionError::Action { error, .. } | SessionError::Engine(error) => error.into(),
+    let session = match &e {
+        SessionError::NotActive(rec) => Some(session_view(rec)),
+        _ => None,
+    };
+    let err = super::errors::session_failure(e);
+    match session {
+        Some(s) => err.with("session", s),
+        None => err,
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 struct StartBody {
     timeout_minutes: Option<i64>,
     idle_timeout_minutes: Option<i64>,
@@ -116,6 +112,9 @@ fn ranged(name: &str, v: Option<i64>, max: i64) -> Result<Option<u64>, ApiError>
     bounds::opt_int_in(name, v, 1, max).map_err(ApiError::bad_request)
 }
 
+#[utoipa::path(operation_id = "agent_start", post, path = "/sessions/start", tag = "agent", security(("bearer" = [])),
+    request_body(content = Option<StartBody>, description = "Session options (the body may be omitted)"),
+    responses((status = 200, description = "The new session", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn start(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -160,6 +159,7 @@ async fn start(
         }
     };
     let req = CreateRequest {
+        api: "agent",
         ttl_seconds: max_duration.map(|m| m.saturating_mul(60)),
         proxy,
         bypass_bot_detection: false,
@@ -174,12 +174,15 @@ async fn start(
 }
 
 /// `GET /sessions?page=&page_size=`: Notte's paging, 1-based, `page_size` 1..500 (default 100).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     page: Option<i64>,
     page_size: Option<i64>,
 }
 
+#[utoipa::path(operation_id = "agent_list", get, path = "/sessions", tag = "agent", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of the tenant's sessions", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn list(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -205,6 +208,8 @@ async fn list(
     })))
 }
 
+#[utoipa::path(operation_id = "agent_status", get, path = "/sessions/{id}", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
+    responses((status = 200, description = "The session", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn status(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -214,6 +219,8 @@ async fn status(
     Ok(Json(session_view(&rec)))
 }
 
+#[utoipa::path(operation_id = "agent_stop", delete, path = "/sessions/{id}/stop", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
+    responses((status = 200, description = "The stopped session (idempotent)", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn stop(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -253,7 +260,7 @@ fn parse_action(kind: &str, payload: Value) -> Result<Action, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid request: {e}")))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 struct ObserveBody {
     url: Option<String>,
     min_nb_actions: Option<usize>,
@@ -418,6 +425,9 @@ fn notte_observation(
     })
 }
 
+#[utoipa::path(operation_id = "agent_observe", post, path = "/sessions/{id}/page/observe", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
+    request_body(content = Option<ObserveBody>, description = "What to observe (the body may be omitted)"),
+    responses((status = 200, description = "The observation: metadata, space, data, changes", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn observe(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -433,7 +443,7 @@ async fn observe(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct StepBody {
     action_id: String,
     #[serde(default)]
@@ -486,6 +496,9 @@ fn browser_action(
     Ok(Some((action, b.kind)))
 }
 
+#[utoipa::path(operation_id = "agent_step", post, path = "/sessions/{id}/page/step", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
+    request_body(content = StepBody, description = "The action id to run"),
+    responses((status = 200, description = "The observation after the step, with success and message", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn step(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -620,6 +633,21 @@ fn execute_action(a: &Map<String, Value>) -> Result<Action, ApiError> {
     }
 }
 
+/// An execute request, for the OpenAPI document (parsed field by field by `execute`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ExecuteDoc {
+    /// click, fill, check, select_dropdown_option, goto, go_back, go_forward, reload,
+    /// press_key, scroll_up, scroll_down, wait, evaluate_js, scrape, completion, …
+    r#type: String,
+    id: Option<String>,
+    value: Option<Value>,
+    url: Option<String>,
+}
+
+#[utoipa::path(operation_id = "agent_execute", post, path = "/sessions/{id}/page/execute", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
+    request_body(content = ExecuteDoc, description = "One typed action"),
+    responses((status = 200, description = "What the action did (success or its exception)", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn execute(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -693,7 +721,7 @@ async fn execute(
     Ok(Json(answer))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 struct ScrapeBody {
     url: Option<String>,
     selector: Option<String>,
@@ -704,6 +732,9 @@ struct ScrapeBody {
     response_format: Option<Value>,
 }
 
+#[utoipa::path(operation_id = "agent_scrape", post, path = "/sessions/{id}/page/scrape", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
+    request_body(content = Option<ScrapeBody>, description = "What to read (the body may be omitted)"),
+    responses((status = 200, description = "The page as markdown, and structured data", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn scrape(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,

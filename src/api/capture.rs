@@ -18,6 +18,16 @@ use super::{parsed_for, ts, AppState};
 use crate::engine::Action;
 use crate::sessions::{ActionRequest, CreateRequest, SessionError, SessionRecord, Status};
 
+/// An action request, for the OpenAPI document (parsed by `parse_action`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ActionDoc {
+    /// The action type: goto, click, fill, snapshot, step, screenshot, batch, … (README).
+    r#type: String,
+    /// The action's parameters (each type's are in the README).
+    payload: Option<serde_json::Map<String, Value>>,
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/sessions", post(create).get(list))
@@ -25,7 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sessions/{id}/actions", post(act))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CreateBody {
     max_ttl_seconds: Option<i64>,
@@ -59,46 +69,28 @@ pub fn session_view(r: &SessionRecord) -> Value {
     v
 }
 
-/// Maps a session failure to Capture's answers: 409 carries the session, and every answer
-/// about an existing session carries `expiresInSeconds`.
+/// A session failure in Capture's answers: the shared mapping, plus the session on a 409 and
+/// `expiresInSeconds` on every answer about an existing session.
 fn failure(e: SessionError) -> ApiError {
     let now = Utc::now();
-    match e {
-        SessionError::NotFound => ApiError::not_found("session not found"),
-        SessionError::NotActive(rec) => {
-            let why = rec.close_reason.clone().unwrap_or_default();
-            ApiError::new(
-                StatusCode::CONFLICT,
-                format!(
-                    "session is not active (status {}, reason {why})",
-                    status_name(rec.status)
-                ),
-            )
-            .with("expiresInSeconds", Value::from(0))
-            .with("session", session_view(&rec))
+    let extra = match &e {
+        SessionError::NotActive(rec) => Some((0, Some(session_view(rec)))),
+        SessionError::Action { record, .. } => Some((record.expires_in_seconds(now), None)),
+        _ => None,
+    };
+    let mut err = super::errors::session_failure(e);
+    if let Some((expires, session)) = extra {
+        err = err.with("expiresInSeconds", Value::from(expires));
+        if let Some(s) = session {
+            err = err.with("session", s);
         }
-        SessionError::Limit(s) | SessionError::Store(s) => s.into(),
-        e @ SessionError::Busy { .. } => {
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
-        }
-        SessionError::BadInput(m) => ApiError::bad_request(m),
-        SessionError::Action { error, record } => ApiError::from(error).with(
-            "expiresInSeconds",
-            Value::from(record.expires_in_seconds(now)),
-        ),
-        SessionError::Engine(e) => e.into(),
     }
+    err
 }
 
-fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Active => "active",
-        Status::Closed => "closed",
-        Status::Expired => "expired",
-        Status::Error => "error",
-    }
-}
-
+#[utoipa::path(operation_id = "capture_create", post, path = "/v1/sessions", tag = "capture", security(("bearer" = [])),
+    request_body(content = Option<CreateBody>, description = "Session options (the body may be omitted)"),
+    responses((status = 201, description = "The new session", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn create(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -130,6 +122,7 @@ async fn create(
         .create(
             &tenant,
             CreateRequest {
+                api: "capture",
                 ttl_seconds: ttl,
                 proxy: body.proxy.unwrap_or(false),
                 bypass_bot_detection: bypass,
@@ -148,6 +141,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+#[utoipa::path(operation_id = "capture_read", get, path = "/v1/sessions/{id}", tag = "capture", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
+    responses((status = 200, description = "The session", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn read(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -160,13 +155,16 @@ async fn read(
 }
 
 /// `GET /v1/sessions?limit=&offset=`: newest first, `limit` 1..500 (default 100).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
+#[utoipa::path(operation_id = "capture_list", get, path = "/v1/sessions", tag = "capture", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "The tenant's sessions, newest first", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn list(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -194,6 +192,8 @@ async fn list(
     })))
 }
 
+#[utoipa::path(operation_id = "capture_close", delete, path = "/v1/sessions/{id}", tag = "capture", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
+    responses((status = 200, description = "The closed session, its credits charged", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn close(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -205,6 +205,9 @@ async fn close(
     ))
 }
 
+#[utoipa::path(operation_id = "capture_act", post, path = "/v1/sessions/{id}/actions", tag = "capture", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
+    request_body(content = ActionDoc, description = "One action, or a `batch` of them"),
+    responses((status = 200, description = "What the action answered", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn act(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,

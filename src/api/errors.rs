@@ -75,6 +75,32 @@ impl From<EngineError> for ApiError {
     }
 }
 
+/// How every protocol answers a failed session request: one status and message per kind of
+/// failure, the same over HTTP (Capture, Notte) and in WebSocket error frames (`code`). Each
+/// protocol only adds its own extra fields (Capture: the session and `expiresInSeconds`;
+/// Notte: its session object). A session that ended under an open socket is another event
+/// (a fatal frame, `ws::ended_frame`), not a failed request.
+pub fn session_failure(e: crate::sessions::SessionError) -> ApiError {
+    use crate::sessions::SessionError;
+    match e {
+        SessionError::NotFound => ApiError::not_found("session not found"),
+        SessionError::NotActive(rec) => ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "session is not active (status {}, reason {})",
+                rec.status.label(),
+                rec.close_reason.as_deref().unwrap_or("unknown")
+            ),
+        ),
+        SessionError::Limit(s) | SessionError::Store(s) => s.into(),
+        e @ SessionError::Busy { .. } => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+        }
+        SessionError::BadInput(m) => ApiError::bad_request(m),
+        SessionError::Action { error, .. } | SessionError::Engine(error) => error.into(),
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -11,6 +11,8 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(health))
 }
 
+#[utoipa::path(operation_id = "health", get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Liveness and the browser's state (no auth)", body = serde_json::Value)))]
 async fn health(State(st): State<AppState>) -> Json<Value> {
     let browser = st.sessions.engine().status();
     // With a shared store, `activeSessions` counts the whole cluster's; null if unreachable.

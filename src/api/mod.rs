@@ -7,7 +7,10 @@ mod capture;
 pub mod errors;
 mod health;
 pub mod jwks;
+mod metrics;
 mod oauth;
+pub mod openapi;
+pub mod request_id;
 pub mod route;
 pub mod ws;
 mod ws_frames;
@@ -23,6 +26,8 @@ use errors::ApiError;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// The bearer `/metrics` asks for; unset, metrics are not served.
+    pub metrics_token: Option<Arc<str>>,
     pub sessions: Sessions,
     pub auth: Arc<Auth>,
     pub ws: Arc<ws::WsConfig>,
@@ -82,6 +87,8 @@ async fn close_after_refused_body(
 pub fn router(state: AppState, body_limit: usize, body_timeout: std::time::Duration) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(metrics::router())
+        .merge(openapi::router())
         .merge(capture::router())
         .merge(agent::router())
         .merge(oauth::router())
@@ -107,5 +114,6 @@ pub fn router(state: AppState, body_limit: usize, body_timeout: std::time::Durat
         ))
         .layer(axum::middleware::from_fn(close_after_refused_body))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(request_id::request_id))
         .with_state(state)
 }

@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/.well-known/oauth-authorization-server", get(metadata))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 struct TokenRequest {
     grant_type: Option<String>,
     scope: Option<String>,
@@ -71,6 +71,16 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ()>
     Some(pair.ok_or(()))
 }
 
+#[utoipa::path(operation_id = "oauth_token", post, path = "/oauth/token", tag = "oauth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded",
+        description = "client_credentials grant; client credentials in the form or as HTTP Basic"),
+    responses(
+        (status = 200, description = "An access token", body = serde_json::Value),
+        (status = 400, description = "RFC 6749 error: invalid_request, unsupported_grant_type, invalid_scope", body = serde_json::Value),
+        (status = 401, description = "RFC 6749 error: invalid_client", body = serde_json::Value),
+        (status = 413, description = "The body is over its size limit", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not form-urlencoded", body = serde_json::Value),
+    ))]
 async fn token(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -197,6 +207,8 @@ async fn token(
     }
 }
 
+#[utoipa::path(operation_id = "oauth_metadata", get, path = "/.well-known/oauth-authorization-server", tag = "oauth",
+    responses((status = 200, description = "RFC 8414 authorization server metadata", body = serde_json::Value)))]
 async fn metadata(State(st): State<AppState>) -> Json<serde_json::Value> {
     let jwt = &st.auth.jwt;
     Json(json!({

@@ -89,6 +89,7 @@ fn hop_by_hop(name: &HeaderName) -> bool {
 }
 
 async fn forward(st: &AppState, req: Request, instance: &str, address: &str) -> Response {
+    crate::telemetry::forwarded();
     let fw = &st.forwarder;
     let path = req
         .uri()

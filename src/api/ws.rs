@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::auth::Tenant;
-use super::errors::{engine_status, ApiError};
+use super::errors::ApiError;
 use super::ws_frames::{self, error_frame, ClientKind, Frame, Open};
 use super::AppState;
 use crate::fetcher;
@@ -85,6 +85,9 @@ const POLICY: u16 = 1008;
 const TOO_BIG: u16 = 1009;
 const SERVER_ERROR: u16 = 1011;
 
+#[utoipa::path(operation_id = "websocket_upgrade", get, path = "/v1/sessions/ws", tag = "websocket", security(("bearer" = [])),
+    description = "Upgrades to a WebSocket: send the open frame, get `{session_id}`, then one answer frame per action frame (README).",
+    responses((status = 101, description = "Switching to the WebSocket protocol"), super::openapi::SessionErrors))]
 async fn upgrade(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -174,7 +177,7 @@ impl Conn {
                 id
             }
             Err(e) => {
-                let (msg, code) = session_error(&e);
+                let (msg, code) = session_error(e);
                 self.fatal(&msg, code, POLICY).await;
                 return;
             }
@@ -235,6 +238,7 @@ impl Conn {
             }),
         };
         let req = CreateRequest {
+            api: "websocket",
             ttl_seconds: open.ttl.map(|t| t.as_secs().max(1)),
             client,
             middleware: open.middleware.clone(),
@@ -324,7 +328,7 @@ impl Conn {
                             End::Closed
                         }
                         Err(e) => {
-                            let (msg, code) = session_error(&e);
+                            let (msg, code) = session_error(e);
                             self.fatal(&msg, code, NORMAL).await;
                             End::Fatal(None)
                         }
@@ -350,7 +354,7 @@ impl Conn {
                     return End::Fatal(None);
                 }
                 Err(e) => {
-                    let (msg, code) = session_error(&e);
+                    let (msg, code) = session_error(e);
                     error_frame(false, &msg, code)
                 }
             };
@@ -475,23 +479,8 @@ fn ended_frame(ev: &Ended) -> (String, u16, u16) {
     }
 }
 
-/// A session failure as an error frame's message and code.
-fn session_error(e: &SessionError) -> (String, u16) {
-    match e {
-        SessionError::Action { error, .. } | SessionError::Engine(error) => {
-            (error.to_string(), engine_status(error).as_u16())
-        }
-        SessionError::Limit(s) => (s.to_string(), 429),
-        SessionError::Busy { .. } => (e.to_string(), 429),
-        SessionError::BadInput(m) => (m.clone(), 400),
-        SessionError::NotFound => ("session not found".into(), 404),
-        SessionError::NotActive(r) => (
-            format!(
-                "session is not active ({})",
-                r.close_reason.as_deref().unwrap_or("ended")
-            ),
-            410,
-        ),
-        SessionError::Store(s) => (s.to_string(), 503),
-    }
+/// A session failure as an error frame's message and code: the shared mapping's.
+fn session_error(e: SessionError) -> (String, u16) {
+    let err = super::errors::session_failure(e);
+    (err.message, err.status.as_u16())
 }

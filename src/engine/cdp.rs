@@ -208,8 +208,10 @@ impl Connection {
             method: C::METHOD.to_string(),
             message: format!("params do not serialise: {e}"),
         })?;
-        let answer = self.send(session, C::METHOD, params, timeout).await?;
-        serde_json::from_value(answer).map_err(|e| CdpError::BadAnswer {
+        let sent = std::time::Instant::now();
+        let answer = self.send(session, C::METHOD, params, timeout).await;
+        crate::telemetry::cdp_call(sent.elapsed());
+        serde_json::from_value(answer?).map_err(|e| CdpError::BadAnswer {
             method: C::METHOD.to_string(),
             message: e.to_string(),
         })

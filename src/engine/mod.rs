@@ -134,6 +134,11 @@ impl Engine {
         self.inner.env.gone.subscribe()
     }
 
+    /// The engine is closing down (a browser dying now is no crash).
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::SeqCst)
+    }
+
     /// Deaths of browsers: sessions of that generation have lost their pages.
     pub fn deaths(&self) -> broadcast::Receiver<BrowserDeath> {
         self.inner.deaths.subscribe()
@@ -157,6 +162,7 @@ impl Engine {
             self.inner.deaths.clone(),
         )
         .await?;
+        crate::telemetry::browser_launched();
         *slot = Some(b.clone());
         if let Ok(mut c) = self.inner.current.lock() {
             *c = Some(b.clone());
@@ -199,9 +205,11 @@ impl Engine {
         let mut pool = self.inner.pool.lock().ok()?;
         while let Some(p) = pool.pop() {
             if p.generation == generation && p.dead_reason().is_none() {
+                crate::telemetry::pool_size(pool.len());
                 return Some(p);
             }
         }
+        crate::telemetry::pool_size(0);
         None
     }
 
@@ -521,6 +529,7 @@ async fn fill_pool(engine: &Engine) -> Result<(), EngineError> {
         let page = Page::create(&browser, &ContextOptions::default(), &engine.inner.env).await?;
         if let Ok(mut pool) = engine.inner.pool.lock() {
             pool.push(page);
+            crate::telemetry::pool_size(pool.len());
         }
     }
 }

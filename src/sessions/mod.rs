@@ -18,9 +18,20 @@ use crate::engine::{Action, ActionOutput, ContextOptions, Engine, EngineError, P
 use crate::exchange::Middleware;
 use crate::fetcher::Fetcher;
 pub use cluster::Cluster;
-use record::reason;
+pub use record::reason;
 pub use record::{SessionOptions, SessionRecord, Status};
 pub use store::{Limits, MemoryStore, SessionStore, StoreError};
+
+/// The metrics label of the API that created a session (`unknown` for records made before
+/// it was kept).
+fn api_label(rec: &SessionRecord) -> &'static str {
+    match rec.api.as_deref() {
+        Some("capture") => "capture",
+        Some("agent") => "agent",
+        Some("websocket") => "websocket",
+        _ => "unknown",
+    }
+}
 
 /// Where a request for a session is served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +117,8 @@ pub struct CreateRequest {
     pub client_label: Option<String>,
     /// The id is a bare UUID (seed 004's `session_id`) instead of `sess_<uuid>`.
     pub bare_uuid_id: bool,
+    /// Which API created it (`capture`, `agent`, `websocket`): a label of its metrics only.
+    pub api: &'static str,
 }
 
 /// What a session's actions run on.
@@ -291,6 +304,10 @@ impl Sessions {
             .store
             .finish(id, status, why, error.clone(), Utc::now())
             .await?;
+        if let Some(rec) = &done {
+            crate::telemetry::session_ended(api_label(rec), why, rec.status.label());
+            crate::telemetry::credits_charged(rec.billed_credits);
+        }
         if done.is_some() && why != reason::CLOSED {
             let _ = self.inner.ended.send(Ended {
                 id: id.to_string(),
@@ -345,8 +362,11 @@ impl Sessions {
         if req.bare_uuid_id {
             rec.id = uuid::Uuid::new_v4().to_string();
         }
+        rec.api = (!req.api.is_empty()).then(|| req.api.to_string());
+        let api = api_label(&rec);
         let id = rec.id.clone();
         self.inner.store.create(rec, cfg.limits).await?;
+        crate::telemetry::session_created(api);
 
         let opened = match &req.client {
             Client::Browser => self
@@ -471,7 +491,9 @@ impl Sessions {
             )));
         }
         let kind = req.action.kind();
+        let arrived_at = std::time::Instant::now();
         if let Err(e) = req.action.validate() {
+            crate::telemetry::action(kind, false, arrived_at.elapsed());
             let record = self.count(id, kind, false).await?.unwrap_or(rec);
             return Err(SessionError::Action {
                 error: e,
@@ -528,6 +550,7 @@ impl Sessions {
             }
         };
         let ok = result.is_ok();
+        crate::telemetry::action(kind, ok, arrived_at.elapsed());
         let counted = self.count(id, kind, ok).await?;
         match result {
             Ok(output) => Ok(ActionResult {
@@ -877,6 +900,9 @@ async fn death_watch(
         };
         let Some(inner) = inner.upgrade() else { return };
         let s = Sessions { inner };
+        if !s.inner.engine.is_shutting_down() {
+            crate::telemetry::browser_crashed();
+        }
         let ids: Vec<String> = s
             .inner
             .live

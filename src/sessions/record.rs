@@ -14,6 +14,18 @@ pub enum Status {
     Error,
 }
 
+impl Status {
+    /// Its name as a metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Closed => "closed",
+            Status::Expired => "expired",
+            Status::Error => "error",
+        }
+    }
+}
+
 /// Why a session ended.
 pub mod reason {
     pub const CLOSED: &str = "closed";
@@ -78,6 +90,9 @@ pub struct SessionRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     pub status: Status,
+    /// Which API created it (a metrics label; never shown on the wire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
     pub close_reason: Option<String>,
     /// Which error ended it, when `status` is `error`.
     pub error: Option<String>,
@@ -100,6 +115,7 @@ impl SessionRecord {
             tenant: tenant.to_string(),
             owner: None,
             status: Status::Active,
+            api: None,
             close_reason: None,
             error: None,
             created_at: now,

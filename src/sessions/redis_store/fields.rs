@@ -46,6 +46,9 @@ pub fn to_fields(r: &SessionRecord) -> Vec<(String, String)> {
     if let Some(o) = &r.owner {
         f.push(("owner".into(), o.clone()));
     }
+    if let Some(a) = &r.api {
+        f.push(("api".into(), a.clone()));
+    }
     if let Some(t) = r.started_at {
         f.push(("started".into(), ms(t)));
     }
@@ -86,6 +89,7 @@ pub fn from_fields(h: &HashMap<String, String>) -> Option<SessionRecord> {
         tenant: h.get("tenant")?.clone(),
         owner: text("owner"),
         status,
+        api: text("api"),
         close_reason: text("close_reason"),
         error: text("error"),
         created_at,

@@ -44,6 +44,7 @@ pub struct RedisStore {
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
+    crate::telemetry::redis_error();
     StoreError::Unavailable(format!("redis: {e}"))
 }
 
