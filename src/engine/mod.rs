@@ -154,14 +154,31 @@ impl Engine {
             return Err(EngineError::Browser("server is shutting down".into()));
         }
         let generation = self.inner.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let b = Browser::start(
-            &self.inner.cfg.chromium,
-            self.inner.cfg.viewport,
-            self.inner.egress.direct(),
-            generation,
-            self.inner.deaths.clone(),
-        )
-        .await?;
+        // A Chromium that starts but dies before it answers (seen when several instances
+        // launch at once on a loaded 2-core machine) gets two more tries; a binary that
+        // cannot start at all fails at once.
+        let mut attempt: u64 = 0;
+        let b = loop {
+            match Browser::start(
+                &self.inner.cfg.chromium,
+                self.inner.cfg.viewport,
+                self.inner.egress.direct(),
+                generation,
+                self.inner.deaths.clone(),
+            )
+            .await
+            {
+                Ok(b) => break b,
+                Err(EngineError::Launch(why))
+                    if attempt < 2 && why.starts_with("browser did not answer") =>
+                {
+                    attempt += 1;
+                    tracing::warn!(%why, attempt, "browser died while starting; trying again");
+                    tokio::time::sleep(Duration::from_millis(300 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         crate::telemetry::browser_launched();
         *slot = Some(b.clone());
         if let Ok(mut c) = self.inner.current.lock() {
