@@ -471,12 +471,15 @@ function (opts) {
     }
     const hiddenHere = st.visibility !== 'visible';
     // Fully transparent here or above: rendered, but nothing a person can see or aim at.
+    // Inline-level boxes are never positioned out of flow (an absolute or fixed element
+    // computes as a block): their position and overflow are not read.
+    const inline = display.startsWith('inline');
     const faded = ctx.faded || st.opacity === '0';
     // What may hide an action from a click without hiding it from the layout: something
     // positioned over it, or the edge of a box that clips its overflow. Only actions near
     // one of those are hit-tested (see `pending`).
-    const pos = st.position;
-    const clips = display !== 'contents' && !display.startsWith('inline') && st.overflow !== 'visible';
+    const pos = inline ? 'static' : st.position;
+    const clips = display !== 'contents' && !inline && st.overflow !== 'visible';
     if (!hiddenHere && (pos === 'fixed' || pos === 'absolute' || pos === 'sticky' || (pos === 'relative' && st.zIndex !== 'auto'))
         && st.pointerEvents !== 'none') occluders.push({ el, off: ctx.off });
     let text = ctx.text || (readOn && el === rootEl);
