@@ -116,11 +116,24 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Longest error message answered: a message that quotes a hostile value (a 100,000-character
+/// field in a parse error) is cut, saying how much.
+const MAX_MESSAGE_CHARS: usize = 2000;
+
+fn capped(message: String) -> String {
+    let total = message.chars().count();
+    if total <= MAX_MESSAGE_CHARS {
+        return message;
+    }
+    let keep: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    format!("{keep}… ({} more characters)", total - MAX_MESSAGE_CHARS)
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = Map::new();
         body.insert("success".into(), Value::Bool(false));
-        body.insert("error".into(), Value::String(self.message));
+        body.insert("error".into(), Value::String(capped(self.message)));
         for (k, v) in self.extra {
             body.entry(k).or_insert(v);
         }
@@ -226,4 +239,24 @@ pub fn panicked(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
         "the server failed while answering this request; it was logged",
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_are_cut_and_say_so() {
+        assert_eq!(capped("short".into()), "short");
+        let long = capped("x".repeat(100_000));
+        assert!(
+            long.ends_with("… (98000 more characters)"),
+            "{}",
+            &long[long.len() - 40..]
+        );
+        assert_eq!(
+            long.chars().filter(|c| *c == 'x').count(),
+            MAX_MESSAGE_CHARS
+        );
+    }
 }
