@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::engine::actions::ActionOutput;
+use crate::engine::actions::{Goto, WaitUntil};
 use crate::engine::Action;
 use crate::exchange::{GotoRequest, HttpRequest, Middleware, Navigation};
 
@@ -286,14 +287,16 @@ pub fn parse_action(text: &str, max_redirects: usize) -> Result<Frame, String> {
         "goto" => {
             let g: GotoRequest = fields(name, rest)?;
             let request = HttpRequest::from_goto(&g).map_err(|e| format!("goto: field {e}"))?;
-            let mut action = engine("goto", json!({ "url": g.url }))?;
-            if let Action::Goto(goto) = &mut action {
-                goto.exchange = Some(Box::new(Navigation {
+            // Built as the engine's type directly: the exchange (the client's request and
+            // the redirect limit) is the WebSocket protocol's own part of a goto.
+            Action::Goto(Goto {
+                url: g.url.clone(),
+                wait_until: WaitUntil::default(),
+                exchange: Some(Box::new(Navigation {
                     request,
                     max_redirects,
-                }));
-            }
-            action
+                })),
+            })
         }
         "click" => {
             let s: Selector = fields(name, rest)?;

@@ -294,10 +294,8 @@ impl Engine {
         if let Some(why) = hogged {
             out.insert("tabReplaced".into(), format!("{why}; {REPLACED}").into());
         }
-        if let Some(target) = out
-            .remove("openedTab")
-            .and_then(|v| v.as_str().map(str::to_string))
-        {
+        let opened = page.state.opened_tab.lock().ok().and_then(|mut o| o.take());
+        if let Some(target) = opened {
             let max = self.inner.cfg.max_tabs;
             if tabs.count() >= max {
                 let close = protocol::CloseTarget { target_id: target };

@@ -92,6 +92,9 @@ pub struct PageState {
     /// The role and accessible name each id had in the last observe: a step on an id whose
     /// element has since become something else is refused as stale.
     pub signatures: Mutex<HashMap<String, (String, String)>>,
+    /// The target id of a tab the last click opened (`target=_blank`, `window.open`), for
+    /// the tab set to adopt once the action is done.
+    pub opened_tab: Mutex<Option<String>>,
     /// What the last observe showed, for the next one's `changes`.
     pub seen: Mutex<Option<action_space::changes::Seen>>,
     /// How the main frame's document requests are rewritten (WebSocket sessions).

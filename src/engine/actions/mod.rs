@@ -21,6 +21,9 @@ use super::page::Page;
 use super::policy::Policy;
 use super::EngineError;
 
+/// The goto a protocol may build itself (the WebSocket one adds its exchange).
+pub use navigate::{Goto, WaitUntil};
+
 /// What an action answers besides `success`: merged into the protocol's response.
 pub type ActionOutput = Map<String, Value>;
 

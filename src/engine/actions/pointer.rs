@@ -342,7 +342,9 @@ async fn click_at(
     let mut out = el.details;
     out.insert("clickedPoint".into(), json!({ "x": x, "y": y }));
     if let Some(t) = new_tab {
-        out.insert("openedTab".into(), Value::String(t));
+        if let Ok(mut o) = page.state.opened_tab.lock() {
+            *o = Some(t);
+        }
     }
     out.insert(
         "url".into(),
