@@ -9,14 +9,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::auth::Tenant;
 use super::bounds;
+use super::capture_wire::{CreatedWith, Session, SessionAnswer, SessionList};
 use super::errors::{bad_query, parse_json, parse_json_or_default, ApiError, Body};
-use super::{parsed_for, ts, AppState};
+use super::{parsed_for, AppState};
 use crate::engine::Action;
-use crate::sessions::{ActionRequest, CreateRequest, SessionError, SessionRecord, Status};
+use crate::sessions::{ActionRequest, CreateRequest, SessionError, SessionRecord};
 
 /// An action request, for the OpenAPI document (parsed by `parse_action`).
 #[derive(utoipa::ToSchema)]
@@ -44,29 +45,9 @@ struct CreateBody {
     cdp: Option<bool>,
 }
 
-/// The session object of seed 000.
+/// The session object of seed 000, as JSON (error answers merge it into their body).
 pub fn session_view(r: &SessionRecord) -> Value {
-    let now = Utc::now();
-    let mut v = json!({
-        "id": r.id,
-        "status": r.status,
-        "closeReason": r.close_reason,
-        "createdAt": ts(r.created_at),
-        "startedAt": r.started_at.map(ts),
-        "expiresAt": ts(r.expires_at),
-        "closedAt": r.closed_at.map(ts),
-        "durationSeconds": r.duration_seconds(now),
-        "billedCredits": r.billed_credits,
-        "actionCount": r.actions.total,
-        "actionSuccessCount": r.actions.success,
-        "actionErrorCount": r.actions.error,
-        "actionBreakdown": r.action_breakdown,
-        "options": r.options,
-    });
-    if r.status == Status::Error {
-        v["error"] = json!(r.error);
-    }
-    v
+    serde_json::to_value(Session::of(r, Utc::now())).unwrap_or(Value::Null)
 }
 
 /// A session failure in Capture's answers: the shared mapping, plus the session on a 409 and
@@ -90,7 +71,7 @@ fn failure(e: SessionError) -> ApiError {
 
 #[utoipa::path(operation_id = "capture_create", post, path = "/v1/sessions", tag = "capture", security(("bearer" = [])),
     request_body(content = Option<CreateBody>, description = "Session options (the body may be omitted)"),
-    responses((status = 201, description = "The new session", body = serde_json::Value), super::openapi::SessionErrors))]
+    responses((status = 201, description = "The new session", body = SessionAnswer), super::openapi::SessionErrors))]
 async fn create(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -131,27 +112,37 @@ async fn create(
         )
         .await
         .map_err(failure)?;
-    let mut session = session_view(&rec);
+    let now = Utc::now();
+    let mut session = Session::of(&rec, now);
     // WIRE.md's create answer also has the options flat on the session object.
-    session["maxTtlSeconds"] = json!(rec.options.max_ttl_seconds);
-    session["proxy"] = json!(rec.options.proxy);
-    session["bypassBotDetection"] = json!(rec.options.bypass_bot_detection);
-    session["cdp"] = json!(false);
-    let body = json!({ "success": true, "session": session, "expiresInSeconds": rec.expires_in_seconds(Utc::now()) });
+    session.created_with = Some(CreatedWith {
+        max_ttl_seconds: rec.options.max_ttl_seconds,
+        proxy: rec.options.proxy,
+        bypass_bot_detection: rec.options.bypass_bot_detection,
+        cdp: false,
+    });
+    let body = SessionAnswer {
+        success: true,
+        session,
+        expires_in_seconds: rec.expires_in_seconds(now),
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 #[utoipa::path(operation_id = "capture_read", get, path = "/v1/sessions/{id}", tag = "capture", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
-    responses((status = 200, description = "The session", body = serde_json::Value), super::openapi::SessionErrors))]
+    responses((status = 200, description = "The session", body = SessionAnswer), super::openapi::SessionErrors))]
 async fn read(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionAnswer>, ApiError> {
     let rec = st.sessions.get(&tenant, &id).await.map_err(failure)?;
-    Ok(Json(
-        json!({ "success": true, "session": session_view(&rec), "expiresInSeconds": rec.expires_in_seconds(Utc::now()) }),
-    ))
+    let now = Utc::now();
+    Ok(Json(SessionAnswer {
+        success: true,
+        session: Session::of(&rec, now),
+        expires_in_seconds: rec.expires_in_seconds(now),
+    }))
 }
 
 /// `GET /v1/sessions?limit=&offset=`: newest first, `limit` 1..500 (default 100).
@@ -164,12 +155,12 @@ struct ListQuery {
 }
 
 #[utoipa::path(operation_id = "capture_list", get, path = "/v1/sessions", tag = "capture", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, description = "The tenant's sessions, newest first", body = serde_json::Value), super::openapi::SessionErrors))]
+    responses((status = 200, description = "The tenant's sessions, newest first", body = SessionList), super::openapi::SessionErrors))]
 async fn list(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionList>, ApiError> {
     let Query(q) = query.map_err(bad_query)?;
     let limit = bounds::page_size("limit", q.limit).map_err(ApiError::bad_request)?;
     let offset = bounds::opt_int_in("offset", q.offset, 0, i64::MAX)
@@ -180,29 +171,32 @@ async fn list(
         .list_page(&tenant, offset, limit)
         .await
         .map_err(failure)?;
-    let sessions: Vec<Value> = page.items.iter().map(session_view).collect();
+    let now = Utc::now();
+    let sessions: Vec<Session> = page.items.iter().map(|r| Session::of(r, now)).collect();
     let next = page.has_next.then(|| offset.saturating_add(sessions.len()));
-    Ok(Json(json!({
-        "success": true,
-        "sessions": sessions,
-        "activeSessionCount": page.active,
-        "maxConcurrentSessions": st.sessions.config().limits.per_tenant,
-        "total": page.total,
-        "nextOffset": next,
-    })))
+    Ok(Json(SessionList {
+        success: true,
+        sessions,
+        active_session_count: page.active,
+        max_concurrent_sessions: st.sessions.config().limits.per_tenant,
+        total: page.total,
+        next_offset: next,
+    }))
 }
 
 #[utoipa::path(operation_id = "capture_close", delete, path = "/v1/sessions/{id}", tag = "capture", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
-    responses((status = 200, description = "The closed session, its credits charged", body = serde_json::Value), super::openapi::SessionErrors))]
+    responses((status = 200, description = "The closed session, its credits charged", body = SessionAnswer), super::openapi::SessionErrors))]
 async fn close(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionAnswer>, ApiError> {
     let rec = st.sessions.close(&tenant, &id).await.map_err(failure)?;
-    Ok(Json(
-        json!({ "success": true, "session": session_view(&rec), "expiresInSeconds": 0 }),
-    ))
+    Ok(Json(SessionAnswer {
+        success: true,
+        session: Session::of(&rec, Utc::now()),
+        expires_in_seconds: 0,
+    }))
 }
 
 #[utoipa::path(operation_id = "capture_act", post, path = "/v1/sessions/{id}/actions", tag = "capture", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),

@@ -4,6 +4,7 @@ mod agent;
 pub mod auth;
 pub mod bounds;
 mod capture;
+mod capture_wire;
 pub mod errors;
 mod health;
 pub mod jwks;
