@@ -484,6 +484,10 @@ mod tests {
     #[test]
     fn bad_config_is_refused_with_a_reason() {
         figment::Jail::expect_with(|jail| {
+            jail.set_env("PAGEPILOT_METRICS_TOKEN", "short");
+            let err = Config::load(None, Overrides::default()).unwrap_err();
+            assert_eq!(err, "metrics_token must be at least 16 characters");
+            jail.set_env("PAGEPILOT_METRICS_TOKEN", "0123456789abcdef");
             jail.set_env("PAGEPILOT_API_SECRETS", "nocolon");
             let err = Config::load(None, Overrides::default()).unwrap_err();
             assert!(err.contains("userId:secret"), "{err}");

@@ -613,14 +613,9 @@ function (opts) {
     if (faded) return below;
     // Only what is in the viewport can be hit-tested: read client rects just for that.
     const inViewport = box.bottom + off.y > 0 && box.top + off.y < vh && box.right + off.x > 0 && box.left + off.x < vw;
-    // Covered, unless what hides it is the edge of a scroll box it sits in (an inbox, an
-    // overflow:auto list): then it is listed as off-screen, in that box; a step on it
-    // scrolls the box.
-    // (Decided after the walk, when everything that could cover it is known.)
-    const scroller = null;
+    // Whether something covers it is decided after the walk, when everything that could
+    // is known (see `pending`); until then what is in the viewport counts as seen.
     const seen = inViewport;
-    const check = inViewport ? { el, box, off, clip: ctx.clip, node: null } : null;
-    if (check) pending.push(check);
 
     const prefix = prefixFor(role, el);
     const gx = box.left + off.x, gy = box.top + off.y;
@@ -651,7 +646,6 @@ function (opts) {
       inView: seen,
       context: ctx.landmark || heading,
     };
-    if (scroller) node.scrollBox = scroller;
     if (frame) node.frame = frame;
     if (el.disabled || el.getAttribute('aria-disabled') === 'true') node.disabled = true;
     if (t === 'A' && el.href) node.href = el.href;
@@ -679,7 +673,7 @@ function (opts) {
     nodes.push(node);
     if (container) container.kids.push(el);
     if (rec) rec.node = node;
-    if (check) check.node = node;
+    if (inViewport) pending.push({ el, box, off, clip: ctx.clip, node });
     return below;
   }
 
@@ -695,7 +689,6 @@ function (opts) {
 
   try {
   walk(document.documentElement, { off: { x: 0, y: 0 }, frame: 0, inside: null, landmark: '', text: false, frameText: false, clip: null, faded: false }, false, 0);
-  const walked = performance.now();
 
   // Covered, unless what hides it is the edge of a scroll box it sits in (an inbox, an
   // overflow:auto list): then it is listed as off-screen, in that box; a step on it scrolls
@@ -712,7 +705,6 @@ function (opts) {
     };
     const probeAll = occluders.length > 300;
     for (const p of pending) {
-      if (!p.node) continue;
       const g = [p.box.left + p.off.x, p.box.top + p.off.y, p.box.right + p.off.x, p.box.bottom + p.off.y];
       let near = probeAll;
       for (let c = p.clip; c && !near; c = c.up) {
@@ -796,7 +788,6 @@ function (opts) {
     n.near = cap + (field ? ', for ' + field : '');
   }
 
-  const named = performance.now();
   if (readOn) {
     flush();
     // What the browser's own validation says about fields a person has touched.
@@ -826,7 +817,6 @@ function (opts) {
       if (f.validationMessage) said.push(`[invalid] ${clean(accessibleName(f, implicitRole(f)) || f.name || f.id, 80)}: ${f.validationMessage}`);
     }
   }
-  const read = performance.now();
   const mainHtml = '';
   const icon = document.querySelector('link[rel~="icon"]');
   if (icon && icon.href) images.unshift({ src: icon.href, alt: 'favicon', category: 'favicon', w: 0, h: 0, inView: false });
@@ -845,8 +835,6 @@ function (opts) {
     doc: R.doc, said,
     mainHtml, mainTruncated, readable,
     tookMs: performance.now() - started,
-    // Where the time went (ms): the walk, shared names' context, the readable page.
-    phases: [walked - started, named - walked, read - named],
   });
   function asciiJson(v) {
     const s = JSON.stringify(v);

@@ -16,21 +16,12 @@ fn time(v: Option<&String>) -> Option<DateTime<Utc>> {
         .and_then(DateTime::<Utc>::from_timestamp_millis)
 }
 
-pub fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Active => "active",
-        Status::Closed => "closed",
-        Status::Expired => "expired",
-        Status::Error => "error",
-    }
-}
-
 /// The fields a new record is written with.
 pub fn to_fields(r: &SessionRecord) -> Vec<(String, String)> {
     let mut f = vec![
         ("id".into(), r.id.clone()),
         ("tenant".into(), r.tenant.clone()),
-        ("status".into(), status_name(r.status).into()),
+        ("status".into(), r.status.label().into()),
         ("created".into(), ms(r.created_at)),
         ("expires".into(), ms(r.expires_at)),
         ("last".into(), ms(r.last_accessed_at)),

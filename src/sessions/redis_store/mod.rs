@@ -231,7 +231,7 @@ impl SessionStore for RedisStore {
         let h: Option<HashMap<String, String>> = self
             .finish
             .key(rec_key(id))
-            .arg(fields::status_name(status))
+            .arg(status.label())
             .arg(reason)
             .arg(error.unwrap_or_default())
             .arg(at.timestamp_millis())
