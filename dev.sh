@@ -2,9 +2,9 @@
 # The two commands a newcomer needs (README):
 #   ./dev.sh serve [flags]   install what is missing, then run pagepilot with its embedded defaults
 #   ./dev.sh test            install what is missing, then run the whole test suite
-# Installs come only from Debian's packages (chromium, redis-server) and PyPI (capture-sdk and notte-sdk, the
-# real clients the tests drive; schemathesis and openapi-spec-validator, which check the OpenAPI
-# document against the running server).
+# Installs come only from Debian's packages (chromium, redis-server) and PyPI (capture-sdk, notte-sdk and
+# mcp, the real clients the tests drive; schemathesis and openapi-spec-validator, which check the
+# OpenAPI document against the running server).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -31,9 +31,9 @@ python_venv() {
   export PAGEPILOT_TEST_VENV="${PAGEPILOT_TEST_VENV:-$CACHE/venv}"
   if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then apt_install python3-venv; fi
   if [ ! -x "$PAGEPILOT_TEST_VENV/bin/python" ]; then python3 -m venv "$PAGEPILOT_TEST_VENV"; fi
-  if ! "$PAGEPILOT_TEST_VENV/bin/python" -c 'import capture, notte_sdk, schemathesis, openapi_spec_validator' 2>/dev/null; then
+  if ! "$PAGEPILOT_TEST_VENV/bin/python" -c 'import capture, notte_sdk, schemathesis, openapi_spec_validator, mcp' 2>/dev/null; then
     "$PAGEPILOT_TEST_VENV/bin/pip" install -q 'capture-sdk==1.2.0' 'notte-sdk==1.10.0' \
-      'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'
+      'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0' 'mcp==2.3.0'
   fi
 }
 

@@ -6,10 +6,12 @@ use std::collections::BTreeSet;
 
 use crate::config::Config;
 
-/// `PAGEPILOT_*` variables that are not configuration keys: read by the `token` command, the
-/// test harness, the Playwright MCP bench and `dev.sh`.
-const NOT_CONFIG: [&str; 4] = [
+/// `PAGEPILOT_*` variables that are not configuration keys: read by the `token` and `mcp`
+/// commands, the test harness, the Playwright MCP bench and `dev.sh`.
+const NOT_CONFIG: [&str; 6] = [
     "PAGEPILOT_CLIENT_SECRET",
+    "PAGEPILOT_URL",
+    "PAGEPILOT_TOKEN",
     "PAGEPILOT_TEST_VENV",
     "PAGEPILOT_PWMCP_DIR",
     "PAGEPILOT_CACHE",

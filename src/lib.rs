@@ -27,6 +27,7 @@ use sessions::{Cluster, Limits, MemoryStore, SessionConfig, SessionStore, Sessio
 pub struct Server {
     pub addr: SocketAddr,
     pub sessions: Sessions,
+    state: api::AppState,
     sockets: Arc<api::ws::Sockets>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
@@ -51,6 +52,12 @@ impl Server {
 }
 
 impl Server {
+    /// MCP tools on this server's sessions, every call made as `tenant` (`pagepilot mcp`'s
+    /// embedded mode: the stdio process is its only client).
+    pub fn mcp_tools(&self, tenant: &str) -> api::mcp::McpTools {
+        api::mcp::McpTools::fixed(self.state.clone(), tenant)
+    }
+
     /// Stops at once, as a crash or `kill -9` would: sessions stay active in the shared store,
     /// the heartbeat stops and the browser dies. Other instances must notice (tests use it).
     pub async fn halt(self) {
@@ -248,7 +255,7 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
         )?),
     };
     let app = api::router(
-        state,
+        state.clone(),
         cfg.body_limit_bytes,
         Duration::from_secs(cfg.body_read_timeout_seconds),
     );
@@ -275,6 +282,7 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
     Ok(Server {
         addr,
         sessions,
+        state,
         sockets,
         stop,
         task,

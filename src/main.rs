@@ -24,6 +24,10 @@ enum Command {
     /// Print the effective configuration (defaults < file < environment < flags) as TOML,
     /// secrets masked, and exit; an unknown key is refused as it would be by `serve`.
     Config(ServeArgs),
+    /// Serve MCP over stdio, for agent runtimes that start their tools as processes. With
+    /// --url (or $PAGEPILOT_URL), onto a running server; without, on an embedded server (its
+    /// own browser, loopback, an ephemeral port unless --port) whose tenant is `local`.
+    Mcp(McpArgs),
     /// Get an access token from a running server (client_credentials) and print it.
     Token(TokenArgs),
     /// Manage the built-in OAuth clients kept (hashed) in the state dir.
@@ -46,6 +50,20 @@ struct TokenArgs {
     client_secret: Option<String>,
     #[arg(long, default_value = "sessions")]
     scope: String,
+}
+
+#[derive(Args)]
+struct McpArgs {
+    /// A running pagepilot's base URL, e.g. http://127.0.0.1:8022 [env: PAGEPILOT_URL]
+    #[arg(long)]
+    url: Option<String>,
+    /// Its access token (`pagepilot token`) or API secret; better given as $PAGEPILOT_TOKEN
+    /// (flags show in `ps`)
+    #[arg(long)]
+    token: Option<String>,
+    /// The embedded server's settings (without --url)
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(Subcommand)]
@@ -105,6 +123,7 @@ fn main() -> std::process::ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Config(args) => print_config(args),
+        Command::Mcp(args) => mcp(args),
         Command::Token(args) => token(args),
         Command::Clients {
             command: ClientsCommand::Add { name, state_dir },
@@ -262,6 +281,101 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         tracing::info!("shutting down: closing sessions and the browser");
         server.shutdown().await;
         std::process::ExitCode::SUCCESS
+    })
+}
+
+/// `pagepilot mcp`: MCP on stdin/stdout; logs go to stderr (stdout is the protocol's).
+fn mcp(args: McpArgs) -> std::process::ExitCode {
+    let url = args.url.or_else(|| std::env::var("PAGEPILOT_URL").ok());
+    let token = args
+        .token
+        .or_else(|| std::env::var("PAGEPILOT_TOKEN").ok())
+        .unwrap_or_default();
+    let mut serve_args = args.serve;
+    // The embedded server is the stdio client's alone: an ephemeral port unless one is named.
+    serve_args.port = Some(serve_args.port.unwrap_or(0));
+    let format = serve_args.log_format;
+    let cfg = match load(serve_args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pagepilot: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs.init(),
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pagepilot: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        use rmcp::ServiceExt;
+        let done = match url {
+            Some(url) => {
+                let remote = match pagepilot::api::mcp_remote::Remote::start(&url, &token).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        return std::process::ExitCode::FAILURE;
+                    }
+                };
+                match remote.serve(rmcp::transport::stdio()).await {
+                    Ok(running) => {
+                        tokio::select! {
+                            _ = running.waiting() => {}
+                            _ = wait_for_stop_signal() => {}
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            None => {
+                let server = match pagepilot::start(cfg).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        return std::process::ExitCode::FAILURE;
+                    }
+                };
+                let served = match server
+                    .mcp_tools("local")
+                    .serve(rmcp::transport::stdio())
+                    .await
+                {
+                    Ok(running) => {
+                        tokio::select! {
+                            _ = running.waiting() => {}
+                            _ = wait_for_stop_signal() => {}
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                server.shutdown().await;
+                served
+            }
+        };
+        match done {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("MCP over stdio ended: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        }
     })
 }
 

@@ -57,6 +57,13 @@ pub fn action(kind: &'static str, ok: bool, took: Duration) {
     histogram!("pagepilot_action_duration_seconds", "type" => kind).record(took.as_secs_f64());
 }
 
+/// One MCP tool call, by tool (`unknown` for a name that is not a tool).
+pub fn mcp_call(tool: &'static str, ok: bool, took: Duration) {
+    let outcome = if ok { "ok" } else { "error" };
+    counter!("pagepilot_mcp_calls_total", "tool" => tool, "outcome" => outcome).increment(1);
+    histogram!("pagepilot_mcp_call_duration_seconds", "tool" => tool).record(took.as_secs_f64());
+}
+
 pub fn credits_charged(credits: u64) {
     counter!("pagepilot_credits_charged_total").increment(credits);
 }

@@ -261,3 +261,77 @@ async fn ended_records_are_capped_across_the_cluster() {
         pp.stop().await;
     }
 }
+
+/// An MCP tool call on an instance that does not hold the session's browser is made on the one
+/// that does (with the caller's own token); another tenant still sees an unknown session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_call_on_any_instance_reaches_the_sessions_browser() {
+    use rmcp::model::CallToolRequestParams;
+    let fx = Fixtures::start().await;
+    let redis = RedisServer::start().await;
+    let (a, b) = tokio::join!(
+        Pp::start(cluster_config(&redis)),
+        Pp::start(cluster_config(&redis))
+    );
+    let id = a.session(ALICE, json!({ "maxTtlSeconds": 120 })).await;
+    let page = fx.url("/agent/login.html");
+    a.ok(ALICE, &id, "goto", json!({ "url": page })).await;
+
+    let call = |who: (&'static str, &'static str), tool: &'static str, args: Value| {
+        let url = format!("{}/mcp", b.base);
+        async move {
+            let client = pagepilot::api::mcp_remote::connect(&url, &token(who), false)
+                .await
+                .expect("an MCP connection to B");
+            let Value::Object(args) = args else {
+                panic!("arguments are an object")
+            };
+            let r = client
+                .call_tool(CallToolRequestParams::new(tool).with_arguments(args))
+                .await
+                .expect("B answers");
+            let _ = client.cancel().await;
+            r
+        }
+    };
+    let text = |r: &rmcp::model::CallToolResult| {
+        r.content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let seen = call(ALICE, "observe", json!({ "session_id": id })).await;
+    assert_ne!(seen.is_error, Some(true), "{}", text(&seen));
+    assert!(text(&seen).contains("Email address"), "{}", text(&seen));
+    assert_eq!(
+        seen.structured_content.as_ref().map(|s| s["url"].clone()),
+        Some(Value::from(page.as_str()))
+    );
+    let stepped = call(
+        ALICE,
+        "step",
+        json!({ "session_id": id, "action_id": "I1", "value": "ada@example.com" }),
+    )
+    .await;
+    assert!(
+        text(&stepped).contains("value \"ada@example.com\""),
+        "{}",
+        text(&stepped)
+    );
+    let refused = call(BOB, "observe", json!({ "session_id": id })).await;
+    assert_eq!(refused.is_error, Some(true));
+    assert!(text(&refused).contains("not found"), "{}", text(&refused));
+    // The step ran on A's browser: A's own answer shows the value.
+    let value = a
+        .ok(
+            ALICE,
+            &id,
+            "evaluate",
+            json!({ "expression": "document.querySelector('input[name=user]').value" }),
+        )
+        .await;
+    assert_eq!(value["value"], "ada@example.com", "{value}");
+    a.stop().await;
+    b.stop().await;
+}

@@ -10,15 +10,14 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+pub(super) use super::agent_wire::session_view;
+use super::agent_wire::{action_error_message, step_action, StartBody};
 use super::auth::Tenant;
 use super::bounds;
 use super::errors::{bad_query, parse_json, parse_json_or_default, ApiError, Body};
 use super::{parsed_for, ts, AppState};
 use crate::engine::{Action, EngineError};
-use crate::sessions::record::reason;
-use crate::sessions::{
-    ActionRequest, ActionResult, CreateRequest, SessionError, SessionRecord, Status,
-};
+use crate::sessions::{ActionRequest, ActionResult, SessionError, SessionRecord};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -30,49 +29,6 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}/page/step", post(step))
         .route("/sessions/{id}/page/execute", post(execute))
         .route("/sessions/{id}/page/scrape", post(scrape))
-}
-
-fn minutes(seconds: u64) -> u64 {
-    seconds.div_ceil(60).max(1)
-}
-
-/// The session object the Notte client validates.
-fn session_view(r: &SessionRecord) -> Value {
-    let now = Utc::now();
-    let (status, close_reason) = match (r.status, r.close_reason.as_deref()) {
-        (Status::Active, _) => ("active", Value::Null),
-        (Status::Closed, _) => ("closed", json!("manual")),
-        (Status::Expired, Some(reason::IDLE_TIMEOUT)) => ("timed_out", json!("idle_timeout")),
-        (Status::Expired, _) => ("timed_out", json!("max_duration")),
-        (Status::Error, _) => ("error", json!("error")),
-    };
-    let duration_ms = (r.closed_at.unwrap_or(now) - r.created_at)
-        .num_milliseconds()
-        .max(0);
-    let idle = r
-        .options
-        .idle_timeout_seconds
-        .unwrap_or(r.options.max_ttl_seconds);
-    json!({
-        "session_id": r.id,
-        "timeout_minutes": minutes(idle),
-        "idle_timeout_minutes": minutes(idle),
-        "max_duration_minutes": minutes(r.options.max_ttl_seconds),
-        "created_at": ts(r.created_at),
-        // The client requires closed_at for every ended session.
-        "closed_at": r.closed_at.map(ts),
-        "last_accessed_at": ts(r.last_accessed_at),
-        "duration": format!("PT{}.{:03}S", duration_ms / 1000, duration_ms % 1000),
-        "status": status,
-        "close_reason": close_reason,
-        "error": r.error,
-        "proxies": r.options.proxy,
-        "browser_type": "chromium",
-        "steps": [],
-        "expires_at": ts(r.expires_at),
-        "action_count": r.actions.total,
-        "billed_credits": r.billed_credits,
-    })
 }
 
 /// A session failure in Notte's answers: the shared mapping, plus its session object on a 409.
@@ -88,30 +44,6 @@ fn failure(e: SessionError) -> ApiError {
     }
 }
 
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-struct StartBody {
-    timeout_minutes: Option<i64>,
-    idle_timeout_minutes: Option<i64>,
-    max_duration_minutes: Option<i64>,
-    max_steps: Option<i64>,
-    viewport_width: Option<i64>,
-    viewport_height: Option<i64>,
-    user_agent: Option<String>,
-    /// `true`, or a list of proxy settings: either asks for the operator's proxy.
-    proxies: Option<Value>,
-    browser_type: Option<String>,
-    // Accepted and ignored: solve_captchas, headless, chrome_args (never passed to Chromium), ...
-}
-
-/// The most steps a session may be limited to (a bound, not a default).
-const MAX_STEPS: i64 = 1_000_000;
-/// Viewport sides, as the session layer accepts them.
-const MAX_VIEWPORT: i64 = 5000;
-
-fn ranged(name: &str, v: Option<i64>, max: i64) -> Result<Option<u64>, ApiError> {
-    bounds::opt_int_in(name, v, 1, max).map_err(ApiError::bad_request)
-}
-
 #[utoipa::path(operation_id = "agent_start", post, path = "/sessions/start", tag = "agent", security(("bearer" = [])),
     request_body(content = Option<StartBody>, description = "Session options (the body may be omitted)"),
     responses((status = 200, description = "The new session", body = serde_json::Value), super::openapi::SessionErrors))]
@@ -121,54 +53,7 @@ async fn start(
     Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let b: StartBody = parse_json_or_default(&body, "session options")?;
-    let idle = match (b.idle_timeout_minutes, b.timeout_minutes) {
-        (Some(v), _) => ranged("idle_timeout_minutes", Some(v), bounds::MAX_MINUTES)?,
-        (None, v) => ranged("timeout_minutes", v, bounds::MAX_MINUTES)?,
-    };
-    let max_duration = ranged(
-        "max_duration_minutes",
-        b.max_duration_minutes,
-        bounds::MAX_MINUTES,
-    )?;
-    let max_steps = ranged("max_steps", b.max_steps, MAX_STEPS)?;
-    let width = ranged("viewport_width", b.viewport_width, MAX_VIEWPORT)?;
-    let height = ranged("viewport_height", b.viewport_height, MAX_VIEWPORT)?;
-    if let Some(t) = b
-        .browser_type
-        .as_deref()
-        .filter(|t| !matches!(*t, "chromium" | "chrome"))
-    {
-        return Err(ApiError::bad_request(format!(
-            "browser_type `{t}` is not offered: only chromium"
-        )));
-    }
-    let proxy = match &b.proxies {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-        Some(Value::Bool(true)) => true,
-        Some(Value::Array(a)) => !a.is_empty(),
-        Some(_) => return Err(ApiError::bad_request("proxies must be a boolean or a list")),
-    };
-    let viewport = match (width, height) {
-        (None, None) => None,
-        (w, h) => {
-            let cfg = st.sessions.config().viewport;
-            // Both are at most MAX_VIEWPORT here, so they fit.
-            let side =
-                |v: Option<u64>, dflt: u32| v.and_then(|v| u32::try_from(v).ok()).unwrap_or(dflt);
-            Some((side(w, cfg.0), side(h, cfg.1)))
-        }
-    };
-    let req = CreateRequest {
-        api: "agent",
-        ttl_seconds: max_duration.map(|m| m.saturating_mul(60)),
-        proxy,
-        bypass_bot_detection: false,
-        idle_timeout_seconds: idle.map(|m| m.saturating_mul(60)),
-        max_steps,
-        viewport,
-        user_agent: b.user_agent,
-        ..Default::default()
-    };
+    let req = b.into_request("agent", st.sessions.config().viewport)?;
     let rec = st.sessions.create(&tenant, req).await.map_err(failure)?;
     Ok(Json(session_view(&rec)))
 }
@@ -452,50 +337,6 @@ struct StepBody {
     enter: bool,
 }
 
-/// A browser action id (S1..S12) as an engine action, or None for an element id.
-fn browser_action(
-    id: &str,
-    value: &Option<Value>,
-) -> Result<Option<(Action, &'static str)>, ApiError> {
-    let Some(b) = action_space::browser_actions::by_id(id) else {
-        return Ok(None);
-    };
-    let v = value.clone().unwrap_or(Value::Null);
-    let text = v.as_str().map(str::to_string).unwrap_or_else(|| {
-        if v.is_null() {
-            String::new()
-        } else {
-            v.to_string()
-        }
-    });
-    let num = v
-        .as_u64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()));
-    let action = match b.kind {
-        "goto" => parse_action("goto", json!({ "url": text }))?,
-        "scrape" => parse_action("scrape", json!({}))?,
-        "go_back" => parse_action("back", json!({}))?,
-        "go_forward" => parse_action("forward", json!({}))?,
-        "reload" => parse_action("reload", json!({}))?,
-        "press_key" => parse_action("press", json!({ "key": text }))?,
-        "scroll_up" => parse_action("scroll", json!({ "direction": "up", "amount": num }))?,
-        "scroll_down" => parse_action("scroll", json!({ "direction": "down", "amount": num }))?,
-        "wait" => parse_action(
-            "wait_for_timeout",
-            json!({ "timeoutMs": num.unwrap_or(1000) }),
-        )?,
-        "completion" => parse_action("title", json!({}))?,
-        "goto_new_tab" => parse_action("new_tab", json!({ "url": text }))?,
-        "switch_tab" => parse_action("switch_tab", json!({ "index": num.unwrap_or(0) }))?,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "{id} ({other}) cannot be stepped on"
-            )))
-        }
-    };
-    Ok(Some((action, b.kind)))
-}
-
 #[utoipa::path(operation_id = "agent_step", post, path = "/sessions/{id}/page/step", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
     request_body(content = StepBody, description = "The action id to run"),
     responses((status = 200, description = "The observation after the step, with success and message", body = serde_json::Value), super::openapi::SessionErrors))]
@@ -508,13 +349,7 @@ async fn step(
     let started = Utc::now();
     let parsed = (|| {
         let b: StepBody = parse_json(&body, "step request")?;
-        let action = match browser_action(&b.action_id, &b.value)? {
-            Some((a, _)) => a,
-            None => parse_action(
-                "step",
-                json!({ "id": b.action_id, "value": b.value, "enter": b.enter }),
-            )?,
-        };
+        let action = step_action(&b.action_id, b.value.clone(), b.enter)?;
         Ok((b, action))
     })();
     let (b, action) = parsed_for(&st, &tenant, &id, parsed, failure).await?;
@@ -530,13 +365,6 @@ async fn step(
     obs["success"] = json!(success);
     obs["message"] = json!(message);
     Ok(Json(obs))
-}
-
-fn action_error_message(id: &str, e: &EngineError) -> String {
-    match e {
-        EngineError::Stale(m) => format!("Action with id '{id}' is invalid: {m}"),
-        other => other.to_string(),
-    }
 }
 
 /// Notte's error class for an engine failure; the client raises the class it names.

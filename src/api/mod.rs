@@ -1,6 +1,7 @@
 //! HTTP surface: one router per protocol, shared auth, errors and health.
 
 mod agent;
+mod agent_wire;
 pub mod auth;
 pub mod bounds;
 mod capture;
@@ -8,6 +9,9 @@ mod capture_wire;
 pub mod errors;
 mod health;
 pub mod jwks;
+pub mod mcp;
+mod mcp_args;
+pub mod mcp_remote;
 mod metrics;
 mod oauth;
 pub mod openapi;
@@ -94,6 +98,7 @@ pub fn router(state: AppState, body_limit: usize, body_timeout: std::time::Durat
         .merge(agent::router())
         .merge(oauth::router())
         .merge(ws::router())
+        .merge(mcp::router(state.clone(), body_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             route::to_owner,

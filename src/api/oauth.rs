@@ -17,6 +17,35 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/token", post(token))
         .route("/.well-known/oauth-authorization-server", get(metadata))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(resource_metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(resource_metadata),
+        )
+}
+
+#[utoipa::path(operation_id = "oauth_protected_resource", get, path = "/.well-known/oauth-protected-resource", tag = "oauth",
+    responses((status = 200, description = "RFC 9728 protected resource metadata: this server, its authorization server (itself) and how tokens are sent", body = serde_json::Value)))]
+async fn resource_metadata(State(st): State<AppState>) -> Json<serde_json::Value> {
+    let jwt = &st.auth.jwt;
+    let base = jwt.issuer.trim_end_matches('/');
+    let mut servers = vec![serde_json::Value::from(base)];
+    servers.extend(
+        st.auth
+            .externals
+            .iter()
+            .map(|e| serde_json::Value::from(e.cfg.issuer.clone())),
+    );
+    Json(json!({
+        "resource": base,
+        "authorization_servers": servers,
+        "bearer_methods_supported": ["header"],
+        "scopes_supported": [jwt.required_scope],
+        "resource_name": "pagepilot",
+    }))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

@@ -102,7 +102,7 @@ impl Modify for Bearer {
         super::agent::start, super::agent::list, super::agent::status, super::agent::stop,
         super::agent::observe, super::agent::step, super::agent::execute, super::agent::scrape,
         super::ws::upgrade,
-        super::oauth::token, super::oauth::metadata,
+        super::oauth::token, super::oauth::metadata, super::oauth::resource_metadata,
         super::health::health, super::metrics::metrics,
     ),
     components(schemas(ErrorBody)),

@@ -281,6 +281,7 @@ impl Engine {
                 closed.close_tab().await;
                 ActionOutput::new()
             }
+            Action::ListTabs(_) => ActionOutput::new(),
             other => match self.run(&page, other, deadline).await {
                 Err(EngineError::Unresponsive(why)) => {
                     return Err(match self.replace_tab(tabs, &page).await {
@@ -315,7 +316,15 @@ impl Engine {
                 Err(e) => tracing::warn!(%e, "could not take over the tab a click opened"),
             }
         }
-        if !matches!(action, Action::Snapshot(_)) {
+        // A snapshot and the tab actions answer the tabs as they are now.
+        if !matches!(
+            action,
+            Action::Snapshot(_)
+                | Action::ListTabs(_)
+                | Action::NewTab(_)
+                | Action::SwitchTab(_)
+                | Action::CloseTab(_)
+        ) {
             return Ok(out);
         }
         out.insert(

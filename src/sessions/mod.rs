@@ -29,6 +29,7 @@ fn api_label(rec: &SessionRecord) -> &'static str {
         Some("capture") => "capture",
         Some("agent") => "agent",
         Some("websocket") => "websocket",
+        Some("mcp") => "mcp",
         _ => "unknown",
     }
 }
@@ -117,7 +118,7 @@ pub struct CreateRequest {
     pub client_label: Option<String>,
     /// The id is a bare UUID (seed 004's `session_id`) instead of `sess_<uuid>`.
     pub bare_uuid_id: bool,
-    /// Which API created it (`capture`, `agent`, `websocket`): a label of its metrics only.
+    /// Which API created it (`capture`, `agent`, `websocket`, `mcp`): a label of its metrics only.
     pub api: &'static str,
 }
 

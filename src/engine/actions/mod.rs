@@ -2,6 +2,7 @@
 //! [`Action`]; field names follow the Capture wire form (camelCase payload keys), which is the
 //! richest of the three. Unknown payload keys are ignored.
 
+mod browser_step;
 mod exchange;
 mod form;
 mod js;
@@ -11,7 +12,8 @@ pub mod observe;
 mod pointer;
 mod read;
 
-pub use read::screenshot_base64;
+pub use browser_step::browser_step;
+pub use read::{screenshot_base64, Scrape, Screenshot};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -111,6 +113,7 @@ actions! {
     "new_tab" => NewTab(crate::engine::tabs::NewTab),
     "switch_tab" => SwitchTab(crate::engine::tabs::SwitchTab),
     "close_tab" => CloseTab(crate::engine::tabs::CloseTab),
+    "tabs" => ListTabs(Empty),
     "scrape" => Scrape(read::Scrape),
 }
 
@@ -240,9 +243,11 @@ pub async fn run(
         Action::Step(s) => observe::step(page, s).await,
         Action::Evaluate(e) => read::evaluate(page, e).await,
         // They act on a session's set of tabs, not on one page: Engine::run_on runs them.
-        Action::NewTab(_) | Action::SwitchTab(_) | Action::CloseTab(_) => Err(
-            EngineError::Internal("tab actions run on a session's tabs (Engine::run_on)".into()),
-        ),
+        Action::NewTab(_) | Action::SwitchTab(_) | Action::CloseTab(_) | Action::ListTabs(_) => {
+            Err(EngineError::Internal(
+                "tab actions run on a session's tabs (Engine::run_on)".into(),
+            ))
+        }
         Action::Scrape(s) => read::scrape(page, s).await,
     }
 }

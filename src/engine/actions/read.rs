@@ -445,6 +445,18 @@ fn yes() -> bool {
     true
 }
 
+/// What a scrape with no options reads: the main content, links kept, images left out.
+impl Default for Scrape {
+    fn default() -> Self {
+        Self {
+            selector: None,
+            only_main_content: true,
+            scrape_links: true,
+            scrape_images: false,
+        }
+    }
+}
+
 /// What "only the main content" reads: the first of these the page has.
 const MAIN_CONTENT: [&str; 4] = ["main, [role=main]", "article", "body", "html"];
 
