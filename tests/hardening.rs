@@ -353,14 +353,23 @@ async fn a_hung_page_is_stopped_and_its_session_goes_on() {
         json!({ "url": fx.url("/hostile/alert-loop.html") }),
     )
     .await;
-    // `url` is answered by the browser (not the hogged renderer); once the storm is noticed,
-    // it is the action that replaces the tab, and its answer says so.
+    // Once the storm is noticed, the next action replaces the tab, and its answer says so. An
+    // action that started before (fewer than 20 dialogs yet, as on a loaded machine) waits on
+    // the hogged renderer until its deadline; the hung-page recovery then stops the script or
+    // replaces the tab, saying so in its error, and the next action works. Either way the
+    // page stops hogging and the session goes on.
+    let recovered = std::sync::atomic::AtomicBool::new(false);
     let replaced = pp
-        .eventually(Duration::from_secs(20), || async {
-            let (_, v) = pp.act(ALICE, &id, "url", json!({})).await;
-            v["tabReplaced"]
+        .eventually(Duration::from_secs(45), || async {
+            let (status, v) = pp.act(ALICE, &id, "url", json!({})).await;
+            let by_storm = v["tabReplaced"]
                 .as_str()
-                .is_some_and(|t| t.contains("more than 20 dialogs"))
+                .is_some_and(|t| t.contains("more than 20 dialogs"));
+            let error = v["error"].as_str().unwrap_or_default();
+            if error.contains("was stopped") || error.contains("the tab was replaced") {
+                recovered.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            by_storm || (status == 200 && recovered.load(std::sync::atomic::Ordering::SeqCst))
         })
         .await;
     assert!(replaced, "the dialog storm is noticed and the tab replaced");

@@ -3,7 +3,6 @@
 //! is the engine's `snapshot` action, the same one the REST API answers.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -11,11 +10,13 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 pub(super) use super::agent_wire::session_view;
-use super::agent_wire::{action_error_message, step_action, StartBody};
+use super::agent_wire::{action_error_message, step_action, ExecuteBody, StartBody};
 use super::auth::Tenant;
 use super::bounds;
 use super::errors::{bad_query, parse_json, parse_json_or_default, ApiError, Body};
 use super::{parsed_for, ts, AppState};
+use crate::engine::actions::observe::ObserveOptions;
+use crate::engine::actions::{Goto, Scrape};
 use crate::engine::{Action, EngineError};
 use crate::sessions::{ActionRequest, ActionResult, SessionError, SessionRecord};
 
@@ -140,9 +141,13 @@ async fn run(
     }
 }
 
-fn parse_action(kind: &str, payload: Value) -> Result<Action, ApiError> {
-    Action::from_parts(kind, payload)
-        .map_err(|e| ApiError::bad_request(format!("invalid request: {e}")))
+/// The goto observe and scrape make first when given a `url`.
+fn goto(url: &str) -> Action {
+    Action::Goto(Goto {
+        url: url.to_string(),
+        wait_until: Default::default(),
+        exchange: None,
+    })
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -175,34 +180,19 @@ async fn observation(
     started: DateTime<Utc>,
 ) -> Result<Result<Value, EngineError>, ApiError> {
     if let Some(url) = &b.url {
-        if let Err(e) = run(
-            st,
-            tenant,
-            id,
-            parse_action("goto", json!({ "url": url }))?,
-            false,
-        )
-        .await?
-        {
+        if let Err(e) = run(st, tenant, id, goto(url), false).await? {
             return Ok(Err(e));
         }
     }
-    let opts = json!({
-        "maxNbActions": b.max_nb_actions,
-        "minNbActions": b.min_nb_actions,
-        "maxChars": b.max_chars,
-        "pageContent": true,
-        "diff": b.diff,
-    });
-    let snap = match run(
-        st,
-        tenant,
-        id,
-        parse_action("snapshot", opts)?,
-        b.screenshot,
-    )
-    .await?
-    {
+    let opts = ObserveOptions {
+        max_nb_actions: b.max_nb_actions,
+        min_nb_actions: b.min_nb_actions,
+        max_chars: b.max_chars,
+        page_content: true,
+        diff: b.diff,
+        collector: false,
+    };
+    let snap = match run(st, tenant, id, Action::Snapshot(opts), b.screenshot).await? {
         Ok(s) => s,
         Err(e) => return Ok(Err(e)),
     };
@@ -380,101 +370,8 @@ fn error_type(e: &EngineError) -> &'static str {
     }
 }
 
-/// `execute`'s action object -> engine action. Ids and Notte selectors both work.
-fn execute_action(a: &Map<String, Value>) -> Result<Action, ApiError> {
-    let kind = a
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("missing field `type`"))?;
-    let get = |k: &str| a.get(k).cloned().unwrap_or(Value::Null);
-    let id = a
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
-    let css = a
-        .get("selector")
-        .and_then(|s| s.get("css_selector").or(Some(s)))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
-    let element = |step_kind: &str, value: Value| -> Result<Action, ApiError> {
-        match (id, css) {
-            (Some(id), _) => parse_action(
-                "step",
-                json!({ "id": id, "value": value, "type": step_kind, "enter": get("press_enter").as_bool().unwrap_or(false) }),
-            ),
-            (None, Some(sel)) => match step_kind {
-                "click" => parse_action("click", json!({ "selector": sel })),
-                "fill" => parse_action("fill", json!({ "selector": sel, "value": value })),
-                "check" => parse_action(
-                    "check",
-                    json!({ "selector": sel, "checked": value.as_bool().unwrap_or(true) }),
-                ),
-                _ => parse_action("select", json!({ "selector": sel, "value": value })),
-            },
-            (None, None) => Err(ApiError::bad_request(format!(
-                "`{kind}` needs an `id` (from observe) or a selector"
-            ))),
-        }
-    };
-    let num = |k: &str| get(k).as_u64();
-    match kind {
-        "click" => element("click", Value::Null),
-        "fill" => element("fill", get("value")),
-        "check" => element("check", get("value")),
-        "select_dropdown_option" => element("select_dropdown_option", get("value")),
-        "goto" => parse_action(
-            "goto",
-            json!({ "url": get("url"), "waitUntil": a.get("wait_until").cloned().unwrap_or(json!("domcontentloaded")) }),
-        ),
-        "go_back" => parse_action("back", json!({})),
-        "go_forward" => parse_action("forward", json!({})),
-        "reload" => parse_action("reload", json!({})),
-        "wait" => parse_action(
-            "wait_for_timeout",
-            json!({ "timeoutMs": num("time_ms").unwrap_or(1000) }),
-        ),
-        "press_key" => parse_action("press", json!({ "key": get("key") })),
-        "scroll_up" => parse_action(
-            "scroll",
-            json!({ "direction": "up", "amount": num("amount") }),
-        ),
-        "scroll_down" => parse_action(
-            "scroll",
-            json!({ "direction": "down", "amount": num("amount") }),
-        ),
-        "evaluate_js" => parse_action("evaluate", json!({ "expression": get("code") })),
-        "scrape" => parse_action(
-            "scrape",
-            json!({ "selector": css, "onlyMainContent": get("only_main_content").as_bool().unwrap_or(true) }),
-        ),
-        "completion" => parse_action("title", json!({})),
-        "goto_new_tab" => parse_action("new_tab", json!({ "url": get("url") })),
-        "switch_tab" => parse_action("switch_tab", json!({ "index": get("tab_index") })),
-        "close_tab" => parse_action("close_tab", json!({})),
-        "upload_file" | "download_file" | "solve_captcha" => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!("`{kind}` is not offered yet (no file transfer, no captcha solving)"),
-        )),
-        other => Err(ApiError::bad_request(format!(
-            "unknown action type `{other}`"
-        ))),
-    }
-}
-
-/// An execute request, for the OpenAPI document (parsed field by field by `execute`).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-struct ExecuteDoc {
-    /// click, fill, check, select_dropdown_option, goto, go_back, go_forward, reload,
-    /// press_key, scroll_up, scroll_down, wait, evaluate_js, scrape, completion, …
-    r#type: String,
-    id: Option<String>,
-    value: Option<Value>,
-    url: Option<String>,
-}
-
 #[utoipa::path(operation_id = "agent_execute", post, path = "/sessions/{id}/page/execute", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
-    request_body(content = ExecuteDoc, description = "One typed action"),
+    request_body(content = ExecuteBody, description = "One typed action"),
     responses((status = 200, description = "What the action did (success or its exception)", body = serde_json::Value), super::openapi::SessionErrors))]
 async fn execute(
     State(st): State<AppState>,
@@ -490,15 +387,12 @@ async fn execute(
                 "the action must be a JSON object with a `type`",
             ));
         };
-        let action = execute_action(&a)?;
-        Ok((a, action))
+        let typed: ExecuteBody = parse_json(&body, "action")?;
+        let action = typed.to_action()?;
+        Ok((a, typed, action))
     })();
-    let (a, action) = parsed_for(&st, &tenant, &id, parsed, failure).await?;
-    let kind = a
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let (a, typed, action) = parsed_for(&st, &tenant, &id, parsed, failure).await?;
+    let kind = typed.kind.clone();
     // The client echoes `category` and `description` back inside actions: not ours to keep.
     let mut echo = a.clone();
     echo.remove("category");
@@ -511,11 +405,7 @@ async fn execute(
         Ok(out) => {
             answer["success"] = json!(true);
             answer["message"] = json!(match kind.as_str() {
-                "completion" => a
-                    .get("answer")
-                    .and_then(Value::as_str)
-                    .unwrap_or("completed")
-                    .to_string(),
+                "completion" => typed.answer.clone().unwrap_or_else(|| "completed".into()),
                 _ => format!("{kind} done"),
             });
             match kind.as_str() {
@@ -535,7 +425,7 @@ async fn execute(
             }
         }
         Err(e) => {
-            let id_text = a.get("id").and_then(Value::as_str).unwrap_or_default();
+            let id_text = typed.id.as_deref().unwrap_or_default();
             let message = action_error_message(id_text, &e);
             answer["success"] = json!(false);
             answer["message"] = json!(message);
@@ -572,25 +462,17 @@ async fn scrape(
     let parsed = parse_json_or_default(&body, "scrape request");
     let b: ScrapeBody = parsed_for(&st, &tenant, &id, parsed, failure).await?;
     if let Some(url) = &b.url {
-        if let Err(e) = run(
-            &st,
-            &tenant,
-            &id,
-            parse_action("goto", json!({ "url": url }))?,
-            false,
-        )
-        .await?
-        {
+        if let Err(e) = run(&st, &tenant, &id, goto(url), false).await? {
             return Err(e.into());
         }
     }
-    let payload = json!({
-        "selector": b.selector,
-        "onlyMainContent": b.only_main_content.unwrap_or(true),
-        "scrapeLinks": b.scrape_links.unwrap_or(true),
-        "scrapeImages": b.scrape_images.unwrap_or(false),
-    });
-    let out = match run(&st, &tenant, &id, parse_action("scrape", payload)?, false)
+    let scrape = Scrape {
+        selector: b.selector.clone(),
+        only_main_content: b.only_main_content.unwrap_or(true),
+        scrape_links: b.scrape_links.unwrap_or(true),
+        scrape_images: b.scrape_images.unwrap_or(false),
+    };
+    let out = match run(&st, &tenant, &id, Action::Scrape(scrape), false)
         .await?
         .map(|done| done.output)
     {

@@ -170,3 +170,179 @@ pub fn action_error_message(id: &str, e: &EngineError) -> String {
         other => other.to_string(),
     }
 }
+
+/// Notte's selector: a CSS selector, or its selector object (`css_selector` is what is used).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum NotteSelector {
+    Css(String),
+    Object { css_selector: Option<String> },
+}
+
+/// An execute request (today's Notte form): the action's `type` and the fields it reads. The
+/// client echoes `category` and `description` back inside actions; other keys are ignored.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ExecuteBody {
+    /// click, fill, check, select_dropdown_option, goto, go_back, go_forward, reload,
+    /// press_key, scroll_up, scroll_down, wait, evaluate_js, scrape, completion,
+    /// goto_new_tab, switch_tab, close_tab
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// An id from observe (L3, B1, I2, ...).
+    pub id: Option<String>,
+    /// What to type, choose or set (fill, select_dropdown_option, check).
+    pub value: Option<Value>,
+    pub selector: Option<NotteSelector>,
+    pub url: Option<String>,
+    /// load, domcontentloaded (default) or commit.
+    pub wait_until: Option<String>,
+    pub key: Option<String>,
+    /// Pixels to scroll.
+    pub amount: Option<f64>,
+    pub time_ms: Option<u64>,
+    pub code: Option<String>,
+    pub only_main_content: Option<bool>,
+    pub tab_index: Option<u64>,
+    pub press_enter: Option<bool>,
+    /// completion's answer, echoed as its message.
+    pub answer: Option<String>,
+}
+
+impl ExecuteBody {
+    fn css(&self) -> Option<&str> {
+        let s = match self.selector.as_ref()? {
+            NotteSelector::Css(s) => s.as_str(),
+            NotteSelector::Object { css_selector } => css_selector.as_deref()?,
+        };
+        (!s.is_empty()).then_some(s)
+    }
+
+    /// The engine action it asks for; ids and selectors both work for element actions.
+    pub fn to_action(&self) -> Result<Action, ApiError> {
+        use crate::engine::actions::observe::StepKind;
+        use crate::engine::actions::{
+            Check, Direction, Evaluate, Fill, Goto, History, OneOrMany, Press, Scrape, Scroll,
+            Select, Target, WaitForTimeout, WaitUntil,
+        };
+        use crate::engine::tabs::{CloseTab, NewTab, SwitchTab};
+        let kind = self.kind.as_str();
+        let need = |field: &str, v: Option<&String>| -> Result<String, ApiError> {
+            v.cloned()
+                .ok_or_else(|| ApiError::bad_request(format!("`{kind}` needs `{field}`")))
+        };
+        let id = self.id.as_deref().filter(|s| !s.is_empty());
+        let element = |step: StepKind| -> Result<Action, ApiError> {
+            let value = self.value.clone();
+            match (id, self.css()) {
+                (Some(id), _) => Ok(Action::Step(Step {
+                    id: id.to_string(),
+                    value,
+                    enter: self.press_enter.unwrap_or(false),
+                    kind: Some(step),
+                })),
+                (None, Some(sel)) => {
+                    let sel = sel.to_string();
+                    let text = |v: Option<Value>| match v {
+                        Some(Value::String(s)) => Ok(s),
+                        _ => Err(ApiError::bad_request(format!(
+                            "`{kind}` by selector needs `value` as a string"
+                        ))),
+                    };
+                    Ok(match step {
+                        StepKind::Click => Action::Click(Target::selector(sel)),
+                        StepKind::Fill => Action::Fill(Fill {
+                            selector: sel,
+                            value: text(value)?,
+                            timeout_ms: None,
+                        }),
+                        StepKind::Check => Action::Check(Check {
+                            selector: sel,
+                            checked: value.as_ref().and_then(Value::as_bool).unwrap_or(true),
+                            timeout_ms: None,
+                        }),
+                        StepKind::SelectDropdownOption => Action::Select(Select {
+                            selector: sel,
+                            value: Some(OneOrMany::One(text(value)?)),
+                            values: None,
+                            label: None,
+                            timeout_ms: None,
+                        }),
+                    })
+                }
+                (None, None) => Err(ApiError::bad_request(format!(
+                    "`{kind}` needs an `id` (from observe) or a selector"
+                ))),
+            }
+        };
+        let scroll = |direction| {
+            Action::Scroll(Scroll {
+                direction,
+                amount: self.amount,
+                selector: None,
+            })
+        };
+        Ok(match kind {
+            "click" => element(StepKind::Click)?,
+            "fill" => element(StepKind::Fill)?,
+            "check" => element(StepKind::Check)?,
+            "select_dropdown_option" => element(StepKind::SelectDropdownOption)?,
+            "goto" => Action::Goto(Goto {
+                url: need("url", self.url.as_ref())?,
+                wait_until: match self.wait_until.as_deref() {
+                    None | Some("domcontentloaded") => WaitUntil::DomContentLoaded,
+                    Some("load") => WaitUntil::Load,
+                    Some("commit") => WaitUntil::Commit,
+                    Some(other) => {
+                        return Err(ApiError::bad_request(format!(
+                            "wait_until must be load, domcontentloaded or commit, got `{other}`"
+                        )))
+                    }
+                },
+                exchange: None,
+            }),
+            "go_back" => Action::Back(History::default()),
+            "go_forward" => Action::Forward(History::default()),
+            "reload" => Action::Reload(History::default()),
+            "wait" => Action::WaitForTimeout(WaitForTimeout {
+                timeout_ms: self.time_ms.unwrap_or(1000),
+            }),
+            "press_key" => Action::Press(Press {
+                key: need("key", self.key.as_ref())?,
+                selector: None,
+                timeout_ms: None,
+            }),
+            "scroll_up" => scroll(Direction::Up),
+            "scroll_down" => scroll(Direction::Down),
+            "evaluate_js" => Action::Evaluate(Evaluate {
+                expression: need("code", self.code.as_ref())?,
+            }),
+            "scrape" => Action::Scrape(Scrape {
+                selector: self.css().map(str::to_string),
+                only_main_content: self.only_main_content.unwrap_or(true),
+                ..Scrape::default()
+            }),
+            "completion" => Action::Title(Default::default()),
+            "goto_new_tab" => Action::NewTab(NewTab {
+                url: need("url", self.url.as_ref())?,
+            }),
+            "switch_tab" => Action::SwitchTab(SwitchTab {
+                index: self
+                    .tab_index
+                    .and_then(|i| usize::try_from(i).ok())
+                    .ok_or_else(|| ApiError::bad_request("`switch_tab` needs `tab_index`"))?,
+            }),
+            "close_tab" => Action::CloseTab(CloseTab::default()),
+            "upload_file" | "download_file" | "solve_captcha" => {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::NOT_IMPLEMENTED,
+                    format!("`{kind}` is not offered yet (no file transfer, no captcha solving)"),
+                ))
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown action type `{other}`"
+                )))
+            }
+        })
+    }
+}

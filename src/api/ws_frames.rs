@@ -9,7 +9,9 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::engine::actions::ActionOutput;
-use crate::engine::actions::{Goto, WaitUntil};
+use crate::engine::actions::{
+    Content, Evaluate, Fill, Format, Goto, Screenshot, Target, WaitUntil,
+};
 use crate::engine::Action;
 use crate::exchange::{GotoRequest, HttpRequest, Middleware, Navigation};
 
@@ -280,9 +282,6 @@ pub fn parse_action(text: &str, max_redirects: usize) -> Result<Frame, String> {
         ));
     };
     let rest = Value::Object(obj);
-    let engine = |kind: &str, payload: Value| {
-        Action::from_parts(kind, payload).map_err(|e| format!("{name}: {e}"))
-    };
     let action = match name {
         "goto" => {
             let g: GotoRequest = fields(name, rest)?;
@@ -300,23 +299,31 @@ pub fn parse_action(text: &str, max_redirects: usize) -> Result<Frame, String> {
         }
         "click" => {
             let s: Selector = fields(name, rest)?;
-            engine("click", json!({ "selector": s.selector }))?
+            Action::Click(Target::selector(s.selector))
         }
         "fill" => {
             let f: FillFrame = fields(name, rest)?;
-            engine("fill", json!({ "selector": f.selector, "value": f.value }))?
+            Action::Fill(Fill {
+                selector: f.selector,
+                value: f.value,
+                timeout_ms: None,
+            })
         }
         "content" => {
             fields::<Nothing>(name, rest)?;
-            engine("content", json!({ "format": "html" }))?
+            Action::Content(Content {
+                format: Format::Html,
+            })
         }
         "evaluate" => {
             let e: EvaluateFrame = fields(name, rest)?;
-            engine("evaluate", json!({ "expression": e.script }))?
+            Action::Evaluate(Evaluate {
+                expression: e.script,
+            })
         }
         "screenshot" => {
             fields::<Nothing>(name, rest)?;
-            engine("screenshot", json!({}))?
+            Action::Screenshot(Screenshot { full_page: false })
         }
         _ => {
             fields::<Nothing>(name, rest)?;

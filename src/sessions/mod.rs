@@ -1,26 +1,35 @@
 //! Who may touch which session: creation under limits, tenant-scoped lookup, serialised
-//! actions with stats, closing (credits charged once), the TTL reaper and browser deaths.
-//! Nothing here knows which protocol asked.
+//! actions with stats, closing (credits charged once). Nothing here knows which protocol asked.
+//! `types` holds what callers pass and get, `live` a session's working side on this instance,
+//! `background` the reaper, the death watches and the cluster heartbeat and janitor.
 
+mod background;
 pub mod cluster;
+mod live;
 pub mod record;
 pub mod redis_store;
 pub mod store;
+mod types;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::Utc;
 
 use crate::engine::tabs::Tabs;
-use crate::engine::{Action, ActionOutput, ContextOptions, Engine, EngineError, PageOptions};
-use crate::exchange::Middleware;
+use crate::engine::{Action, ContextOptions, Engine, EngineError, PageOptions};
 use crate::fetcher::Fetcher;
 pub use cluster::Cluster;
 pub use record::reason;
 pub use record::{SessionOptions, SessionRecord, Status};
 pub use store::{Limits, MemoryStore, SessionStore, StoreError};
+pub use types::{
+    ActionRequest, ActionResult, Client, CreateRequest, Ended, ListPage, Route, SessionConfig,
+    SessionError, MAX_PAGE_SIZE,
+};
+
+use background::{death_watch, heartbeat, janitor, page_watch, reaper, recovering};
+use live::{run_action, Body, Live};
 
 /// The metrics label of the API that created a session (`unknown` for records made before
 /// it was kept).
@@ -31,195 +40,6 @@ fn api_label(rec: &SessionRecord) -> &'static str {
         Some("websocket") => "websocket",
         Some("mcp") => "mcp",
         _ => "unknown",
-    }
-}
-
-/// Where a request for a session is served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    /// Here: this instance holds its browser, or it is not active (any instance answers).
-    Local,
-    /// On its owner, at this internal address.
-    Owner { instance: String, address: String },
-}
-
-/// How often the reaper looks for expired sessions (they end within a second).
-const REAP_EVERY: Duration = Duration::from_millis(200);
-
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    pub limits: Limits,
-    pub max_ttl_seconds: u64,
-    pub default_ttl_seconds: u64,
-    pub action_timeout: Duration,
-    pub viewport: (u32, u32),
-    /// The operator's upstream proxy, used by sessions that ask for `proxy: true`.
-    pub proxy_server: Option<String>,
-    /// Actions that may wait for their turn on one session; more answer 429.
-    pub max_queued_actions: usize,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error("session not found")]
-    NotFound,
-    #[error("session is not active (status {:?})", .0.status)]
-    NotActive(Box<SessionRecord>),
-    #[error("{0}")]
-    Limit(StoreError),
-    /// Too many actions already waiting on this session.
-    #[error("{waiting} actions are already waiting on this session, the limit is {max} (max_queued_actions); wait for their answers")]
-    Busy { waiting: usize, max: usize },
-    #[error("{0}")]
-    BadInput(String),
-    /// The action failed; the record is the session after counting it.
-    #[error("{error}")]
-    Action {
-        error: EngineError,
-        record: Box<SessionRecord>,
-    },
-    #[error("{0}")]
-    Engine(EngineError),
-    #[error("{0}")]
-    Store(StoreError),
-}
-
-impl From<StoreError> for SessionError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::TenantLimit { .. } | StoreError::GlobalLimit { .. } => {
-                SessionError::Limit(e)
-            }
-            other => SessionError::Store(other),
-        }
-    }
-}
-
-/// What a client asks for when it starts a session.
-#[derive(Debug, Clone, Default)]
-pub struct CreateRequest {
-    pub ttl_seconds: Option<u64>,
-    pub proxy: bool,
-    pub bypass_bot_detection: bool,
-    pub idle_timeout_seconds: Option<u64>,
-    pub max_steps: Option<u64>,
-    /// Overrides the configured viewport.
-    pub viewport: Option<(u32, u32)>,
-    pub user_agent: Option<String>,
-    /// What drives the session: Chromium (default) or plain HTTP.
-    pub client: Client,
-    /// Request middleware for every navigation (WebSocket sessions).
-    pub middleware: Vec<Middleware>,
-    /// This session's action deadline instead of the configured one.
-    pub action_timeout: Option<Duration>,
-    /// An upstream proxy URL for this session's browser context (an operator-named proxy).
-    pub proxy_url: Option<String>,
-    /// Shown in the session's options (`standard`, `browser`) by the WebSocket protocol.
-    pub client_label: Option<String>,
-    /// The id is a bare UUID (seed 004's `session_id`) instead of `sess_<uuid>`.
-    pub bare_uuid_id: bool,
-    /// Which API created it (`capture`, `agent`, `websocket`, `mcp`): a label of its metrics only.
-    pub api: &'static str,
-}
-
-/// What a session's actions run on.
-#[derive(Debug, Clone, Default)]
-pub enum Client {
-    #[default]
-    Browser,
-    /// The WebSocket protocol's standard client: plain HTTP, no browser.
-    Standard(crate::fetcher::Settings),
-}
-
-/// A session ended without its client asking (TTL, idle, crash, shutdown): protocols that hold
-/// a connection for it (WebSocket) are told.
-#[derive(Debug, Clone)]
-pub struct Ended {
-    pub id: String,
-    pub status: Status,
-    pub reason: String,
-    pub error: Option<String>,
-}
-
-/// An action plus what any action may ask for alongside it.
-#[derive(Debug, Clone)]
-pub struct ActionRequest {
-    pub action: Action,
-    /// Attach a PNG of the viewport to the answer.
-    pub screenshot: bool,
-}
-
-/// A page of a tenant's sessions (see [`Sessions::list_page`]).
-pub struct ListPage {
-    pub items: Vec<SessionRecord>,
-    /// Sessions the tenant has in all (active and recently ended).
-    pub total: usize,
-    pub active: usize,
-    pub has_next: bool,
-}
-
-/// The most sessions one list answer holds.
-pub const MAX_PAGE_SIZE: usize = 500;
-
-pub struct ActionResult {
-    pub output: ActionOutput,
-    pub record: SessionRecord,
-}
-
-/// A session's working side, on this instance.
-struct Live {
-    body: Body,
-    /// Serialises actions: one at a time per session, sessions in parallel. Owned guards, so
-    /// the running action keeps the turn even if the request that started it goes away.
-    turn: Arc<tokio::sync::Mutex<()>>,
-    /// Actions holding or waiting for the turn.
-    queued: std::sync::atomic::AtomicUsize,
-    /// Set when the session ends here: actions still waiting are refused, not run.
-    ended: std::sync::atomic::AtomicBool,
-    action_timeout: Duration,
-}
-
-/// One place in a session's queue, given back when the action is answered.
-struct QueueSlot<'a>(&'a Live);
-
-impl Drop for QueueSlot<'_> {
-    fn drop(&mut self) {
-        self.0
-            .queued
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-impl Live {
-    fn enqueue(&self, max: usize) -> Result<QueueSlot<'_>, SessionError> {
-        use std::sync::atomic::Ordering;
-        let before = self.queued.fetch_add(1, Ordering::SeqCst);
-        let slot = QueueSlot(self);
-        if before >= max {
-            return Err(SessionError::Busy {
-                waiting: before,
-                max,
-            });
-        }
-        Ok(slot)
-    }
-
-    fn has_ended(&self) -> bool {
-        self.ended.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-enum Body {
-    Browser(Tabs),
-    Http(Box<Fetcher>),
-}
-
-impl Live {
-    fn tabs(&self) -> Option<&Tabs> {
-        match &self.body {
-            Body::Browser(t) => Some(t),
-            Body::Http(_) => None,
-        }
     }
 }
 
@@ -718,251 +538,5 @@ impl Sessions {
                 page.close().await;
             }
         }
-    }
-}
-
-/// Runs one action on a live session while holding its turn, within `deadline`.
-async fn run_action(
-    engine: Engine,
-    live: Arc<Live>,
-    req: ActionRequest,
-    deadline: Duration,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
-) -> Result<ActionOutput, EngineError> {
-    let kind = req.action.kind();
-    let mut result = match &live.body {
-        Body::Browser(tabs) => engine.run_on(tabs, &req.action, deadline).await,
-        Body::Http(f) => match tokio::time::timeout(deadline, f.run(&req.action)).await {
-            Ok(r) => r,
-            Err(_) => Err(EngineError::Timeout(format!(
-                "action `{kind}` timed out after {} ms",
-                deadline.as_millis()
-            ))),
-        },
-    };
-    if req.screenshot {
-        if let (Ok(out), Some(page)) = (result.as_mut(), live.tabs().and_then(|t| t.active())) {
-            match crate::engine::actions::screenshot_base64(&page, false).await {
-                Ok(png) => {
-                    out.insert(
-                        "screenshot".into(),
-                        serde_json::json!({ "contentType": "image/png", "bodyBase64": png }),
-                    );
-                }
-                Err(e) => result = Err(e),
-            }
-        }
-    }
-    result
-}
-
-async fn reaper(inner: std::sync::Weak<Inner>) {
-    let mut tick = tokio::time::interval(REAP_EVERY);
-    loop {
-        tick.tick().await;
-        let Some(inner) = inner.upgrade() else { return };
-        if halted(&inner) {
-            return;
-        }
-        let s = Sessions { inner };
-        let due = match s.inner.store.due(Utc::now()).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(%e, "reaper cannot read the store");
-                continue;
-            }
-        };
-        for (id, why) in due {
-            if let Ok(Some(done)) = s.end(&id, Status::Expired, why, None).await {
-                tracing::info!(session = %id, credits = done.billed_credits, "session expired");
-            }
-            s.drop_live(&id).await;
-        }
-        if s.inner.cluster.is_some() {
-            s.drop_ended_elsewhere().await;
-        }
-    }
-}
-
-impl Sessions {
-    /// Live sessions another instance ended (it judged this one dead): release their pages.
-    async fn drop_ended_elsewhere(&self) {
-        let ids = self.live_ids();
-        for id in ids {
-            if let Ok(Some(rec)) = self.inner.store.get(&id).await {
-                if !rec.is_active() {
-                    tracing::warn!(session = %id, reason = ?rec.close_reason, "ended by another instance");
-                    self.drop_live(&id).await;
-                    // A socket held here for it gets its fatal frame.
-                    let _ = self.inner.ended.send(Ended {
-                        id: id.clone(),
-                        status: rec.status,
-                        reason: rec.close_reason.unwrap_or_default(),
-                        error: rec.error,
-                    });
-                }
-            }
-        }
-    }
-}
-
-/// The store was unreachable less than two heartbeat windows ago: every instance's heartbeat
-/// may have lapsed meanwhile, so a missing one proves nothing yet.
-fn recovering(inner: &Inner, cluster: &dyn Cluster) -> bool {
-    inner
-        .heartbeat_failed
-        .lock()
-        .ok()
-        .and_then(|f| *f)
-        .is_some_and(|t| t.elapsed() < cluster.heartbeat_ttl() * 2)
-}
-
-fn halted(inner: &Inner) -> bool {
-    inner.halted.load(std::sync::atomic::Ordering::SeqCst)
-}
-
-/// The registry and its cluster, while the registry lives and is not halted.
-fn running_cluster(inner: &std::sync::Weak<Inner>) -> Option<(Arc<Inner>, Arc<dyn Cluster>)> {
-    let strong = inner.upgrade()?;
-    let cluster = strong.cluster.clone()?;
-    (!halted(&strong)).then_some((strong, cluster))
-}
-
-/// Announces this instance every third of the heartbeat window.
-async fn heartbeat(inner: std::sync::Weak<Inner>) {
-    loop {
-        let Some((strong, cluster)) = running_cluster(&inner) else {
-            return;
-        };
-        if let Err(e) = cluster.heartbeat().await {
-            tracing::warn!(%e, "heartbeat failed");
-            if let Ok(mut f) = strong.heartbeat_failed.lock() {
-                *f = Some(std::time::Instant::now());
-            }
-        }
-        drop(strong);
-        tokio::time::sleep(cluster.heartbeat_ttl() / 3).await;
-    }
-}
-
-/// Settles the sessions of instances whose heartbeat expired: each ends in `error`
-/// (`owner_lost`) once, whichever instance gets there first, and is charged then.
-async fn janitor(inner: std::sync::Weak<Inner>) {
-    loop {
-        let Some((strong, cluster)) = running_cluster(&inner) else {
-            return;
-        };
-        // After an outage of the store every heartbeat has lapsed: judge no one until all
-        // instances had time to announce themselves again.
-        let wait = recovering(&strong, cluster.as_ref());
-        let s = Sessions { inner: strong };
-        let dead = if wait {
-            Ok(Vec::new())
-        } else {
-            cluster.dead_instances().await
-        };
-        match dead {
-            Ok(dead) => {
-                for (instance, ids) in dead {
-                    let why = format!("instance {instance} stopped heartbeating");
-                    let mut settled = true;
-                    for id in ids {
-                        let ended = s
-                            .end(&id, Status::Error, reason::OWNER_LOST, Some(why.clone()))
-                            .await;
-                        if let Err(e) = ended {
-                            tracing::warn!(%e, session = %id, "cannot settle a dead instance's session");
-                            settled = false;
-                        }
-                    }
-                    if settled {
-                        tracing::warn!(%instance, "instance gone; its sessions ended");
-                        let _ = cluster.forget(&instance).await;
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(%e, "janitor cannot read the registry"),
-        }
-        drop(s);
-        tokio::time::sleep(cluster.heartbeat_ttl() / 2).await;
-    }
-}
-
-async fn death_watch(
-    inner: std::sync::Weak<Inner>,
-    mut deaths: tokio::sync::broadcast::Receiver<crate::engine::BrowserDeath>,
-) {
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        let death = match deaths.recv().await {
-            Ok(d) => d,
-            Err(RecvError::Lagged(_)) => continue,
-            Err(RecvError::Closed) => return,
-        };
-        let Some(inner) = inner.upgrade() else { return };
-        let s = Sessions { inner };
-        if !s.inner.engine.is_shutting_down() {
-            crate::telemetry::browser_crashed();
-        }
-        let ids: Vec<String> = s
-            .inner
-            .live
-            .lock()
-            .map(|m| {
-                m.iter()
-                    .filter(|(_, l)| l.tabs().is_some_and(|t| t.generation == death.generation))
-                    .map(|(id, _)| id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for id in ids {
-            s.fail(&id, reason::BROWSER_CRASHED, death.reason.clone())
-                .await;
-        }
-    }
-}
-
-/// A session's page died on its own (its renderer crashed, or its browser died): the session
-/// ends in `error` at once, without waiting for its next action.
-async fn page_watch(
-    inner: std::sync::Weak<Inner>,
-    mut gone: tokio::sync::broadcast::Receiver<crate::engine::PageGone>,
-) {
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        let ev = match gone.recv().await {
-            Ok(ev) => ev,
-            Err(RecvError::Lagged(_)) => continue,
-            Err(RecvError::Closed) => return,
-        };
-        let Some(inner) = inner.upgrade() else { return };
-        let s = Sessions { inner };
-        let found = s.inner.live.lock().ok().and_then(|m| {
-            m.iter()
-                .find(|(_, l)| l.tabs().is_some_and(|t| t.has_session(&ev.session)))
-                .and_then(|(id, l)| Some((id, l.tabs()?)))
-                .map(|(id, tabs)| {
-                    let down = tabs
-                        .active()
-                        .is_some_and(|p| p.conn.closed_reason().is_some());
-                    // A tab that closed itself (window.close) just leaves the set.
-                    let closed_itself =
-                        !down && !ev.reason.contains("crash") && tabs.forget(&ev.session);
-                    (id.clone(), down, closed_itself)
-                })
-        });
-        // Pooled pages belong to no session: the pool drops them itself.
-        let Some((id, browser_down, closed_itself)) = found else {
-            continue;
-        };
-        if closed_itself {
-            continue;
-        }
-        let why = if browser_down {
-            reason::BROWSER_CRASHED
-        } else {
-            reason::PAGE_CRASHED
-        };
-        s.fail(&id, why, ev.reason).await;
     }
 }

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
-use super::navigate::{navigation_error, WaitUntil};
+use super::lifecycle::{self, navigation_error, Step, WaitUntil};
 use super::ActionOutput;
 use crate::engine::cdp::Event;
 use crate::engine::page::{Page, PendingGoto};
@@ -278,11 +278,6 @@ async fn settle(
     until: WaitUntil,
     loader: &str,
 ) -> Result<Settled, EngineError> {
-    let wanted = match until {
-        WaitUntil::Commit => None,
-        WaitUntil::DomContentLoaded => Some("DOMContentLoaded"),
-        WaitUntil::Load => Some("load"),
-    };
     loop {
         let ev = match events.recv().await {
             Ok(ev) => ev,
@@ -291,31 +286,27 @@ async fn settle(
                 return Err(EngineError::PageGone("page closed during goto".into()))
             }
         };
-        let p = &ev.params;
-        match ev.method.as_str() {
-            "Page.frameNavigated" if p.pointer("/frame/parentId").is_none() => {
-                let this = p.pointer("/frame/loaderId").and_then(Value::as_str);
-                match this {
-                    Some(l) if l == loader && wanted.is_none() => return Ok(Settled::Ready),
-                    Some(l) if l == loader => {}
-                    Some(other) => {
-                        let url = p.pointer("/frame/url").and_then(Value::as_str);
-                        return Ok(Settled::Replaced {
-                            loader: other.to_string(),
-                            url: url.unwrap_or_default().to_string(),
-                        });
-                    }
-                    None => {}
-                }
+        match lifecycle::read(&ev, main, until) {
+            Step::Committed {
+                loader: Some(l),
+                ready: true,
+                ..
+            } if l == loader => return Ok(Settled::Ready),
+            // This document committed; the wait goes on to its lifecycle event.
+            Step::Committed {
+                loader: Some(l), ..
+            } if l == loader => {}
+            Step::Committed {
+                loader: Some(other),
+                url,
+                ..
+            } => {
+                return Ok(Settled::Replaced {
+                    loader: other.to_string(),
+                    url,
+                })
             }
-            "Page.lifecycleEvent"
-                if p["frameId"].as_str() == Some(main)
-                    && wanted.is_some()
-                    && p["name"].as_str() == wanted
-                    && p["loaderId"].as_str() == Some(loader) =>
-            {
-                return Ok(Settled::Ready)
-            }
+            Step::Reached { loader: l } if l == loader => return Ok(Settled::Ready),
             _ => {}
         }
     }

@@ -7,13 +7,22 @@ mod exchange;
 mod form;
 mod js;
 mod keyboard;
+mod lifecycle;
 mod navigate;
 pub mod observe;
 mod pointer;
 mod read;
 
 pub use browser_step::browser_step;
-pub use read::{screenshot_base64, Scrape, Screenshot};
+// The action types a protocol builds itself (translating its own wire, never through JSON).
+pub use form::{Check, Fill, OneOrMany, Select};
+pub use keyboard::Press;
+pub use navigate::History;
+pub use pointer::{MouseButton, Target};
+pub use read::{
+    screenshot_base64, Content, Direction, Evaluate, Format, Scrape, Screenshot, Scroll,
+    WaitForTimeout,
+};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;

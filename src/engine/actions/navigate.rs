@@ -1,26 +1,17 @@
-//! goto, back, forward, reload, and waiting for a navigation's lifecycle event.
+//! goto, back, forward, reload: each waits for its document's lifecycle event (`lifecycle`).
 
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
+pub use super::lifecycle::WaitUntil;
+use super::lifecycle::{self, navigation_error, Step};
 use super::{output, ActionOutput};
 use crate::engine::cdp::Event;
-use crate::engine::egress::NetError;
 use crate::engine::page::Page;
 use crate::engine::policy::Policy;
 use crate::engine::protocol::{GetNavigationHistory, Navigate, NavigateToHistoryEntry, Reload};
 use crate::engine::EngineError;
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WaitUntil {
-    Load,
-    #[default]
-    #[serde(rename = "domcontentloaded")]
-    DomContentLoaded,
-    Commit,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -122,11 +113,6 @@ pub async fn wait_for(
     until: WaitUntil,
     mut loader: Option<String>,
 ) -> Result<Option<String>, EngineError> {
-    let wanted = match until {
-        WaitUntil::Commit => None,
-        WaitUntil::DomContentLoaded => Some("DOMContentLoaded"),
-        WaitUntil::Load => Some("load"),
-    };
     let main = page.target_id.as_str();
     let mut url: Option<String> = None;
     loop {
@@ -139,42 +125,25 @@ pub async fn wait_for(
                 ))
             }
         };
-        let p = &ev.params;
-        match ev.method.as_str() {
-            "Page.frameNavigated" if p.pointer("/frame/parentId").is_none() => {
-                let this = p.pointer("/frame/loaderId").and_then(Value::as_str);
+        match lifecycle::read(&ev, main, until) {
+            Step::Committed {
+                loader: this,
+                url: committed,
+                ready,
+            } => {
                 if loader.is_none() {
                     loader = this.map(str::to_string);
                 }
                 if this == loader.as_deref() {
-                    let base = p
-                        .pointer("/frame/url")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    let fragment = p
-                        .pointer("/frame/urlFragment")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    url = Some(format!("{base}{fragment}"));
-                    if wanted.is_none() {
+                    url = Some(committed);
+                    if ready {
                         return Ok(url);
                     }
                 }
             }
-            "Page.lifecycleEvent"
-                if p["frameId"].as_str() == Some(main)
-                    && wanted.is_some()
-                    && p["name"].as_str() == wanted
-                    && p["loaderId"].as_str() == loader.as_deref() =>
-            {
-                return Ok(url)
-            }
+            Step::Reached { loader: this } if Some(this) == loader.as_deref() => return Ok(url),
             // A same-document history step (#fragment) loads nothing.
-            "Page.navigatedWithinDocument"
-                if p["frameId"].as_str() == Some(main) && loader.is_none() =>
-            {
-                return Ok(p["url"].as_str().map(str::to_string))
-            }
+            Step::WithinDocument { url } if loader.is_none() => return Ok(url.map(str::to_string)),
             _ => {}
         }
     }
@@ -194,37 +163,4 @@ async fn current_url(page: &Page, seen: Option<String>) -> Result<ActionOutput, 
         None => page_url(page).await?,
     };
     Ok(output([("url", Value::from(url))]))
-}
-
-pub(super) fn navigation_error(page: &Page, url: &str, err: &str) -> EngineError {
-    // Behind the egress proxy an https target that cannot be reached is only a "failed
-    // tunnel" to the browser; the proxy remembers what really happened.
-    let proxied = url::Url::parse(url)
-        .ok()
-        .and_then(|u| page.state.net_failures.recent(&u));
-    if let Some((net, why)) = proxied {
-        if err.contains("ERR_TUNNEL_CONNECTION_FAILED")
-            || err.contains(net.net_text().trim_start_matches("net::"))
-        {
-            return match net {
-                NetError::BlockedByClient => EngineError::Blocked(format!(
-                    "navigation to {url} was refused by the navigation policy ({why})"
-                )),
-                _ => EngineError::Navigation(format!("{} for {url} ({why})", net.net_text())),
-            };
-        }
-    }
-    if err.contains("ERR_BLOCKED_BY_CLIENT") {
-        let why = page
-            .state
-            .blocked
-            .lock()
-            .ok()
-            .and_then(|b| b.back().cloned());
-        return EngineError::Blocked(format!(
-            "navigation to {url} was refused by the navigation policy ({})",
-            why.unwrap_or_else(|| "blocked".into())
-        ));
-    }
-    EngineError::Navigation(format!("{err} for {url}"))
 }

@@ -91,6 +91,7 @@ type Observed = (View, Changes, Option<Value>);
 
 /// [`observe`], also answering the collector's JSON when asked for.
 async fn observe_raw(page: &Page, opts: &ObserveOptions) -> Result<Observed, EngineError> {
+    let started = std::time::Instant::now();
     let raw = page
         .eval(
             action_space::COLLECTOR,
@@ -101,6 +102,7 @@ async fn observe_raw(page: &Page, opts: &ObserveOptions) -> Result<Observed, Eng
         Value::String(s) => s,
         _ => String::new(),
     };
+    let evaluated = started.elapsed();
     let options = action_space::Options {
         max_nb_actions: opts.max_nb_actions(),
         min_nb_actions: opts.min_nb_actions(),
@@ -112,9 +114,11 @@ async fn observe_raw(page: &Page, opts: &ObserveOptions) -> Result<Observed, Eng
     // Parsing the collector's JSON and building the view is the heavy part of an observe on a
     // large page: off the async runtime.
     let built = tokio::task::spawn_blocking(move || {
+        let building = std::time::Instant::now();
         let snap: Snapshot = serde_json::from_str(&text).map_err(|e| {
             EngineError::Internal(format!("collector answered an unexpected shape: {e}"))
         })?;
+        let parsed = building.elapsed();
         let kept = if want_raw {
             serde_json::from_str::<Value>(&text).ok()
         } else {
@@ -134,6 +138,17 @@ async fn observe_raw(page: &Page, opts: &ObserveOptions) -> Result<Observed, Eng
         let readable = read_page.then_some(view.markdown.as_str());
         let seen = Seen::new(&view.doc, &view.space.described, &view.said, readable);
         let changes = changes::between(prev.as_ref(), &seen, readable);
+        // Where an observe's time goes (debug): in the page, on the wire, in parsing, in
+        // building the view and the changes.
+        tracing::debug!(
+            collector_ms = snap.took_ms,
+            evaluate_ms = evaluated.as_secs_f64() * 1e3,
+            parse_ms = parsed.as_secs_f64() * 1e3,
+            build_ms = (building.elapsed() - parsed).as_secs_f64() * 1e3,
+            bytes = text.len(),
+            nodes = snap.nodes.len(),
+            "observe"
+        );
         Ok::<_, EngineError>((view, changes, seen, kept, kinds, signatures))
     })
     .await

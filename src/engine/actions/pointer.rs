@@ -38,6 +38,18 @@ fn one() -> u32 {
     1
 }
 
+impl Target {
+    /// A left click (or hover) on `selector`, waiting the default time for it.
+    pub fn selector(selector: impl Into<String>) -> Self {
+        Self {
+            selector: selector.into(),
+            timeout_ms: None,
+            button: MouseButton::Left,
+            click_count: 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MouseButton {
