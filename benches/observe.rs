@@ -33,6 +33,13 @@ async fn main() {
         max_tabs: 10,
         hosts: Default::default(),
         upstream_proxies: vec![],
+        files_root: std::env::temp_dir()
+            .join(format!("pagepilot-bench-files-{}", std::process::id())),
+        file_caps: pagepilot::engine::files::FileCaps {
+            max_file_bytes: 1 << 20,
+            max_total_bytes: 1 << 22,
+            max_files: 10,
+        },
     })
     .await
     .expect("engine");

@@ -104,12 +104,13 @@ struct Peer {
 }
 
 impl Peer {
+    /// Playwright MCP (node, its CLI).
     async fn start(cli: &Path) -> Result<Self, String> {
-        let work = std::env::temp_dir().join(format!("pagepilot-pwmcp-{}", std::process::id()));
-        std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-        let mut child = Command::new("node")
-            .arg(cli)
-            .args([
+        let cli = cli.to_string_lossy().into_owned();
+        Self::spawn(
+            "node",
+            &[
+                cli.as_str(),
                 "--headless",
                 "--executable-path",
                 "/usr/bin/chromium",
@@ -117,15 +118,42 @@ impl Peer {
                 "--isolated",
                 "--viewport-size",
                 "1280x800",
-            ])
+            ],
+        )
+        .await
+    }
+
+    /// pagepilot's own MCP over stdio (`pagepilot mcp`, its embedded server).
+    async fn pagepilot() -> Result<Self, String> {
+        let state =
+            std::env::temp_dir().join(format!("pagepilot-mcp-bench-{}", std::process::id()));
+        let state = state.to_string_lossy().into_owned();
+        Self::spawn(
+            env!("CARGO_BIN_EXE_pagepilot"),
+            &[
+                "mcp",
+                "--allow-private-network",
+                "--state-dir",
+                state.as_str(),
+            ],
+        )
+        .await
+    }
+
+    async fn spawn(program: &str, args: &[&str]) -> Result<Self, String> {
+        let work = std::env::temp_dir().join(format!("pagepilot-pwmcp-{}", std::process::id()));
+        std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+        let mut child = Command::new(program)
+            .args(args)
             .current_dir(&work)
             .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+            .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("node: {e}"))?;
+            .map_err(|e| format!("{program}: {e}"))?;
         let stdin = child.stdin.take().ok_or("no stdin")?;
         let stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
         let mut peer = Peer {
@@ -250,6 +278,21 @@ async fn pagepilot_observe(pp: &Pp, sid: &str, url: &str) -> Row {
     }
 }
 
+/// pagepilot's MCP `observe` with a full listing (what an agent runtime would call).
+async fn mcp_observe(peer: &mut Peer, url: &str) -> Result<f64, String> {
+    peer.tool("observe", json!({ "url": url })).await?;
+    let full = json!({ "max_nb_actions": 100000, "max_chars": 10000000 });
+    let mut times = Vec::new();
+    for i in 0..WARMUP + RUNS {
+        let t = Instant::now();
+        peer.tool("observe", full.clone()).await?;
+        if i >= WARMUP {
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    Ok(median(times))
+}
+
 async fn peer_snapshot(peer: &mut Peer, url: &str) -> Result<Row, String> {
     peer.tool("browser_navigate", json!({ "url": url })).await?;
     let mut times = Vec::new();
@@ -298,16 +341,25 @@ async fn main() {
             None
         }
     };
+    let mut own_mcp = Peer::pagepilot()
+        .await
+        .map_err(|e| println!("pagepilot mcp did not start: {e}"))
+        .ok();
     println!(
         "observe (full listing) vs Playwright MCP browser_snapshot, median of {RUNS} after {WARMUP} warm-ups"
     );
     println!(
-        "{:<7} {:>7} | {:>10} {:>10} {:>6} | {:>15} {:>7} | {:>9} {:>9} | {:>10} {:>10}",
+        "(pagepilot over HTTP; pp-mcp: the same observe as an MCP tool over stdio, `pagepilot mcp`, as PW MCP is reached)"
+    );
+    println!(
+        "{:<7} {:>7} | {:>10} {:>10} {:>10} {:>6} {:>6} | {:>15} {:>7} | {:>9} {:>9} | {:>10} {:>10}",
         "page",
         "visible",
         "pagepilot",
+        "pp-mcp",
         "pw-mcp",
         "ratio",
+        "mcp/mcp",
         "listed",
         "recall",
         "pp chars",
@@ -328,24 +380,36 @@ async fn main() {
         };
         let recall = 100.0 * ours.listed as f64 / visible.max(1) as f64;
         let per_action = ours.chars as f64 / ours.listed.max(1) as f64;
+        let mcp_ms = match own_mcp.as_mut() {
+            Some(m) => mcp_observe(m, &url)
+                .await
+                .map_err(|e| println!("{name}: pagepilot mcp: {e}"))
+                .unwrap_or(f64::NAN),
+            None => f64::NAN,
+        };
         match theirs {
             Some(t) => println!(
-                "{name:<7} {visible:>7} | {:>8.1}ms {:>8.1}ms {:>5.1}x | {:>6} of {visible:<5} {recall:>6.1}% | {:>9} {:>9} | {per_action:>10.1} {:>10.1}",
+                "{name:<7} {visible:>7} | {:>8.1}ms {:>8.1}ms {:>8.1}ms {:>5.1}x {:>5.1}x | {:>6} of {visible:<5} {recall:>6.1}% | {:>9} {:>9} | {per_action:>10.1} {:>10.1}",
                 ours.ms,
+                mcp_ms,
                 t.ms,
                 t.ms / ours.ms,
+                t.ms / mcp_ms,
                 ours.listed,
                 ours.chars,
                 t.chars,
                 t.chars as f64 / visible.max(1) as f64,
             ),
             None => println!(
-                "{name:<7} {visible:>7} | {:>8.1}ms {:>10} {:>6} | {:>6} of {visible:<5} {recall:>6.1}% | {:>9} {:>9} | {per_action:>10.1} {:>10}",
-                ours.ms, "-", "-", ours.listed, ours.chars, "-", "-"
+                "{name:<7} {visible:>7} | {:>8.1}ms {:>8.1}ms {:>10} {:>6} {:>6} | {:>6} of {visible:<5} {recall:>6.1}% | {:>9} {:>9} | {per_action:>10.1} {:>10}",
+                ours.ms, mcp_ms, "-", "-", "-", ours.listed, ours.chars, "-", "-"
             ),
         }
     }
     if let Some(p) = peer {
+        p.stop().await;
+    }
+    if let Some(p) = own_mcp {
         p.stop().await;
     }
     pp.stop().await;

@@ -65,8 +65,15 @@ pub struct Config {
     pub viewport_height: u32,
     /// Upstream proxy for sessions created with `proxy: true`, e.g. `http://proxy.internal:3128`.
     pub proxy_server: Option<String>,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes (file uploads have their own cap).
     pub body_limit_bytes: usize,
+    /// Largest file a session may hold (an upload, a PDF), in bytes.
+    pub max_file_bytes: u64,
+    /// All of one session's files together, in bytes.
+    pub max_session_files_bytes: u64,
+    /// Where sessions' files are kept (a folder per session, removed with it); unset, a
+    /// folder in the system's temporary directory.
+    pub files_dir: Option<PathBuf>,
     /// A request body must arrive within this long (slowly trickled bodies are cut off).
     pub body_read_timeout_seconds: u64,
     /// Largest WebSocket frame accepted, in bytes: a bigger one answers an error frame.
@@ -126,6 +133,9 @@ impl Default for Config {
             viewport_height: 800,
             proxy_server: None,
             body_limit_bytes: 1024 * 1024,
+            max_file_bytes: 20 * 1024 * 1024,
+            max_session_files_bytes: 100 * 1024 * 1024,
+            files_dir: None,
             body_read_timeout_seconds: 10,
             ws_frame_limit_bytes: 1024 * 1024,
             ws_idle_timeout_seconds: 300,
@@ -329,7 +339,14 @@ impl Config {
                 }
             }
         }
-        let ranges: [(&str, u64, u64, u64); 8] = [
+        let ranges: [(&str, u64, u64, u64); 10] = [
+            ("max_file_bytes", self.max_file_bytes, 1, 1 << 30),
+            (
+                "max_session_files_bytes",
+                self.max_session_files_bytes,
+                1,
+                1 << 34,
+            ),
             (
                 "body_read_timeout_seconds",
                 self.body_read_timeout_seconds,

@@ -190,6 +190,14 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
         max_tabs: cfg.max_tabs_per_session,
         hosts: cfg.host_entries(),
         upstream_proxies: cfg.upstream_proxies(),
+        files_root: cfg.files_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("pagepilot-files-{}", std::process::id()))
+        }),
+        file_caps: engine::files::FileCaps {
+            max_file_bytes: cfg.max_file_bytes,
+            max_total_bytes: cfg.max_session_files_bytes,
+            max_files: 200,
+        },
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -257,6 +265,7 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
     let app = api::router(
         state.clone(),
         cfg.body_limit_bytes,
+        api::files::upload_body_limit(cfg.max_file_bytes),
         Duration::from_secs(cfg.body_read_timeout_seconds),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

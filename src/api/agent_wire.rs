@@ -206,6 +206,9 @@ pub struct ExecuteBody {
     pub press_enter: Option<bool>,
     /// completion's answer, echoed as its message.
     pub answer: Option<String>,
+    /// upload_file: the name of a file uploaded to the session (POST /v1/sessions/{id}/files),
+    /// never a path on the server.
+    pub file_path: Option<String>,
 }
 
 impl ExecuteBody {
@@ -332,10 +335,21 @@ impl ExecuteBody {
                     .ok_or_else(|| ApiError::bad_request("`switch_tab` needs `tab_index`"))?,
             }),
             "close_tab" => Action::CloseTab(CloseTab::default()),
-            "upload_file" | "download_file" | "solve_captcha" => {
+            "upload_file" => Action::Upload(crate::engine::actions::files::Upload {
+                selector: self.css().map(str::to_string),
+                id: id.map(str::to_string),
+                files: vec![need("file_path", self.file_path.as_ref())?],
+                timeout_ms: None,
+            }),
+            "download_file" => Action::Download(crate::engine::actions::files::Download {
+                selector: self.css().map(str::to_string),
+                id: id.map(str::to_string),
+                timeout_ms: None,
+            }),
+            "solve_captcha" => {
                 return Err(ApiError::new(
                     axum::http::StatusCode::NOT_IMPLEMENTED,
-                    format!("`{kind}` is not offered yet (no file transfer, no captcha solving)"),
+                    format!("`{kind}` is not offered (no captcha solving)"),
                 ))
             }
             other => {

@@ -56,6 +56,7 @@ pub fn engine_status(e: &EngineError) -> StatusCode {
         | EngineError::Blocked(_)
         | EngineError::Stale(_) => StatusCode::BAD_REQUEST,
         EngineError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        EngineError::NotFound(_) => StatusCode::NOT_FOUND,
         EngineError::Navigation(_) => StatusCode::BAD_GATEWAY,
         EngineError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         EngineError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,

@@ -7,6 +7,7 @@ pub mod bounds;
 mod capture;
 mod capture_wire;
 pub mod errors;
+pub mod files;
 mod health;
 pub mod jwks;
 pub mod mcp;
@@ -89,7 +90,23 @@ async fn close_after_refused_body(
     resp
 }
 
-pub fn router(state: AppState, body_limit: usize, body_timeout: std::time::Duration) -> Router {
+pub fn router(
+    state: AppState,
+    body_limit: usize,
+    upload_limit: usize,
+    body_timeout: std::time::Duration,
+) -> Router {
+    // Session files take bodies up to the file cap; every other route the body limit.
+    let uploads = files::router()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            route::to_owner,
+        ))
+        .layer(DefaultBodyLimit::max(upload_limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(upload_limit))
+        .layer(axum::middleware::map_response(
+            errors::json_payload_too_large,
+        ));
     Router::new()
         .merge(health::router())
         .merge(metrics::router())
@@ -111,6 +128,7 @@ pub fn router(state: AppState, body_limit: usize, body_timeout: std::time::Durat
         .layer(axum::middleware::map_response(
             errors::json_payload_too_large,
         ))
+        .merge(uploads)
         // A body trickled in slowly (slowloris) is cut off: its request answers 408.
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             body_timeout,

@@ -101,6 +101,7 @@ impl Modify for Bearer {
         super::capture::close, super::capture::act,
         super::agent::start, super::agent::list, super::agent::status, super::agent::stop,
         super::agent::observe, super::agent::step, super::agent::execute, super::agent::scrape,
+        super::files::list, super::files::upload, super::files::fetch, super::files::remove,
         super::ws::upgrade,
         super::oauth::token, super::oauth::metadata, super::oauth::resource_metadata,
         super::health::health, super::metrics::metrics,
@@ -110,6 +111,7 @@ impl Modify for Bearer {
     tags(
         (name = "capture", description = "Sessions and deterministic actions by CSS selector"),
         (name = "agent", description = "Notte's agent API: observe, step, execute, scrape"),
+        (name = "files", description = "A session's files: uploads for file inputs, printed PDFs"),
         (name = "websocket", description = "One socket per session: open frame, action frames"),
         (name = "oauth", description = "The built-in authorization server (client_credentials)"),
         (name = "operations", description = "Health and metrics"),

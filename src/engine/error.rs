@@ -15,6 +15,9 @@ pub enum EngineError {
         message: String,
         details: serde_json::Map<String, serde_json::Value>,
     },
+    /// A thing the caller named (a session file) does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// Understood, but this server does not do it.
     #[error("{0}")]
     Unsupported(String),

@@ -5,8 +5,10 @@ pub mod actions;
 mod browser;
 pub mod cdp;
 mod console_storm;
+mod downloads;
 pub mod egress;
 mod error;
+pub mod files;
 mod launch;
 pub mod page;
 pub mod policy;
@@ -43,6 +45,9 @@ pub struct EngineConfig {
     pub hosts: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
     /// Every upstream proxy URL a session may chain to (`proxy_server`, `fetch_proxies`).
     pub upstream_proxies: Vec<String>,
+    /// Where sessions' folders of files are made (one each, removed with the session).
+    pub files_root: PathBuf,
+    pub file_caps: files::FileCaps,
 }
 
 /// What `/healthz` shows of the browser.
@@ -73,9 +78,30 @@ struct Inner {
     generation: AtomicU64,
     deaths: broadcast::Sender<BrowserDeath>,
     shutting_down: std::sync::atomic::AtomicBool,
+    downloads: Arc<downloads::Downloads>,
 }
 
 impl Engine {
+    /// Sends what the session's context downloads to its folder (see [`downloads`]).
+    pub async fn enable_downloads(&self, tabs: &tabs::Tabs) -> Result<(), EngineError> {
+        let page = tabs
+            .active()
+            .ok_or_else(|| EngineError::PageGone("the session has no tab".into()))?;
+        self.inner
+            .downloads
+            .enable(&page.conn, page.generation, &page.context_id, &tabs.files)
+            .await
+    }
+
+    /// A new session's folder of files (see [`files::SessionFiles`]).
+    pub fn session_files(&self, session: &str) -> Result<files::SessionFiles, EngineError> {
+        files::SessionFiles::create(
+            &self.inner.cfg.files_root,
+            session,
+            self.inner.cfg.file_caps,
+        )
+    }
+
     /// Launches the browser and starts filling the pool in the background.
     pub async fn start(cfg: EngineConfig) -> Result<Self, EngineError> {
         let (deaths, _) = broadcast::channel(64);
@@ -106,6 +132,7 @@ impl Engine {
                 generation: AtomicU64::new(0),
                 deaths,
                 shutting_down: false.into(),
+                downloads: Default::default(),
             }),
         };
         engine.browser().await?;
@@ -257,8 +284,11 @@ impl Engine {
                         "this session already has {max} tabs, the limit (max_tabs_per_session); close one first"
                     )));
                 }
-                let goto = Action::from_parts("goto", serde_json::json!({ "url": t.url }))
-                    .map_err(EngineError::BadInput)?;
+                let goto = Action::Goto(actions::Goto {
+                    url: t.url.clone(),
+                    wait_until: Default::default(),
+                    exchange: None,
+                });
                 goto.validate()?;
                 let tab = Arc::new(page.new_tab(&self.inner.env).await?);
                 let mut out = match self.run(&tab, &goto, deadline).await {
@@ -282,6 +312,25 @@ impl Engine {
                 ActionOutput::new()
             }
             Action::ListTabs(_) => ActionOutput::new(),
+            Action::Upload(u) => {
+                within(
+                    deadline,
+                    "upload",
+                    actions::files::upload(&page, &tabs.files, u),
+                )
+                .await?
+            }
+            Action::Pdf(p) => {
+                within(deadline, "pdf", actions::files::pdf(&page, &tabs.files, p)).await?
+            }
+            Action::Download(d) => {
+                within(
+                    deadline,
+                    "download",
+                    actions::files::download(&page, &tabs.files, d),
+                )
+                .await?
+            }
             other => match self.run(&page, other, deadline).await {
                 Err(EngineError::Unresponsive(why)) => {
                     return Err(match self.replace_tab(tabs, &page).await {
@@ -294,6 +343,15 @@ impl Engine {
         };
         if let Some(why) = hogged {
             out.insert("tabReplaced".into(), format!("{why}; {REPLACED}").into());
+        }
+        // Downloads that finished (or were refused) since the last answer: the agent learns
+        // of them from the next action's.
+        let news = tabs.files.take_news();
+        if !news.is_empty() {
+            out.insert(
+                "downloads".into(),
+                serde_json::to_value(news).unwrap_or_default(),
+            );
         }
         let opened = page.state.opened_tab.lock().ok().and_then(|mut o| o.take());
         if let Some(target) = opened {
@@ -489,6 +547,22 @@ async fn recover(page: &Page) -> Recovered {
     } else {
         Recovered::Hung
     }
+}
+
+/// `fut` within `deadline`, else a timeout naming the action.
+async fn within<T>(
+    deadline: Duration,
+    kind: &str,
+    fut: impl std::future::Future<Output = Result<T, EngineError>>,
+) -> Result<T, EngineError> {
+    tokio::time::timeout(deadline, fut)
+        .await
+        .unwrap_or_else(|_| {
+            Err(EngineError::Timeout(format!(
+                "action `{kind}` timed out after {} ms",
+                deadline.as_millis()
+            )))
+        })
 }
 
 /// Waits (at most 10 s) until an adopted tab has left about:blank and parsed its document, so

@@ -456,11 +456,14 @@ pub struct TargetInfoAnswer {
     pub target_info: TargetInfo,
 }
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TargetInfo {
     #[serde(default)]
     pub title: String,
     #[serde(default)]
     pub url: String,
+    #[serde(default)]
+    pub browser_context_id: Option<String>,
 }
 command!(GetTargetInfo => "Target.getTargetInfo", TargetInfoAnswer);
 
@@ -534,3 +537,88 @@ pub struct BrowserCookie {
     pub same_site: Option<String>,
 }
 command!(GetCookies => "Storage.getCookies", CookieList);
+
+// ---- Files: uploads and PDF ----
+
+/// `Runtime.evaluate` answering a reference to the value (an element for DOM commands).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluateRef {
+    pub expression: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_id: Option<i64>,
+    pub timeout: u64,
+}
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteRef {
+    pub object_id: Option<String>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluatedRef {
+    #[serde(default)]
+    pub result: RemoteRef,
+    pub exception_details: Option<ExceptionDetails>,
+}
+command!(EvaluateRef => "Runtime.evaluate", EvaluatedRef);
+
+/// Sets a file input's files (paths on this machine), firing its input and change events.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetFileInputFiles {
+    pub files: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_node_id: Option<i64>,
+}
+command!(SetFileInputFiles => "DOM.setFileInputFiles", IgnoredAny);
+
+/// While enabled, a file chooser the page opens is not shown but reported
+/// (`Page.fileChooserOpened`, with the input's backend node id).
+#[derive(Serialize)]
+pub struct SetInterceptFileChooserDialog {
+    pub enabled: bool,
+}
+command!(SetInterceptFileChooserDialog => "Page.setInterceptFileChooserDialog", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrintToPdf {
+    pub landscape: bool,
+    pub print_background: bool,
+    /// Inches.
+    pub paper_width: f64,
+    pub paper_height: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_ranges: Option<String>,
+}
+#[derive(Deserialize)]
+pub struct Printed {
+    /// The PDF, base64.
+    pub data: String,
+}
+command!(PrintToPdf => "Page.printToPDF", Printed);
+
+// ---- Downloads ----
+
+/// Where a context's downloads go: `allowAndName` saves each as `<downloadPath>/<guid>` and,
+/// with events, reports `Browser.downloadWillBegin` / `Browser.downloadProgress`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetDownloadBehavior {
+    pub behavior: &'static str,
+    pub browser_context_id: String,
+    pub download_path: String,
+    pub events_enabled: bool,
+}
+command!(SetDownloadBehavior => "Browser.setDownloadBehavior", IgnoredAny);
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelDownload {
+    pub guid: String,
+    pub browser_context_id: String,
+}
+command!(CancelDownload => "Browser.cancelDownload", IgnoredAny);

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use super::files::SessionFiles;
 use super::page::Page;
 use super::EngineError;
 
@@ -40,14 +41,17 @@ pub struct Tabs {
     inner: Mutex<(Vec<Arc<Page>>, usize)>,
     /// Browser generation of the session's context.
     pub generation: u64,
+    /// The session's files (uploads, PDFs), shared by its tabs.
+    pub files: Arc<SessionFiles>,
 }
 
 impl Tabs {
-    pub fn new(first: Page) -> Self {
+    pub fn new(first: Page, files: SessionFiles) -> Self {
         let generation = first.generation;
         Self {
             inner: Mutex::new((vec![Arc::new(first)], 0)),
             generation,
+            files: Arc::new(files),
         }
     }
 

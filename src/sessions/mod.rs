@@ -203,7 +203,10 @@ impl Sessions {
                     },
                 )
                 .await
-                .map(|page| Body::Browser(Tabs::new(page))),
+                .and_then(|page| {
+                    let files = self.inner.engine.session_files(&id)?;
+                    Ok(Body::Browser(Tabs::new(page, files)))
+                }),
             Client::Standard(settings) => {
                 let policy = self.inner.engine.policy_arc();
                 let egress = self.inner.engine.egress();
@@ -212,7 +215,15 @@ impl Sessions {
             }
         };
         let body = match opened {
-            Ok(b) => b,
+            Ok(b) => {
+                if let Body::Browser(tabs) = &b {
+                    // Without downloads the session still works; it only cannot keep them.
+                    if let Err(e) = self.inner.engine.enable_downloads(tabs).await {
+                        tracing::warn!(%e, session = %id, "downloads are off for this session");
+                    }
+                }
+                b
+            }
             Err(e) => {
                 tracing::error!(%e, session = %id, "session start failed");
                 self.inner
@@ -255,6 +266,31 @@ impl Sessions {
     }
 
     /// The tenant's session; another tenant's id is indistinguishable from an unknown one.
+    /// The files of `tenant`'s active browser session `id` (held on this instance).
+    pub async fn files(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Arc<crate::engine::files::SessionFiles>, SessionError> {
+        let rec = self.get(tenant, id).await?;
+        if !rec.is_active() {
+            return Err(SessionError::NotActive(Box::new(rec)));
+        }
+        let live = self
+            .inner
+            .live
+            .lock()
+            .ok()
+            .and_then(|m| m.get(id).cloned())
+            .ok_or(SessionError::NotFound)?;
+        match live.tabs() {
+            Some(tabs) => Ok(tabs.files.clone()),
+            None => Err(SessionError::BadInput(
+                "files belong to browser sessions; this session has no browser".into(),
+            )),
+        }
+    }
+
     pub async fn get(&self, tenant: &str, id: &str) -> Result<SessionRecord, SessionError> {
         match self.inner.store.get(id).await? {
             Some(r) if r.tenant == tenant => Ok(r),

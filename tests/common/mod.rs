@@ -49,6 +49,7 @@ impl Fixtures {
             .route("/flaky", get(flaky))
             .route("/header", get(with_header))
             .route("/big", get(big_body))
+            .route("/download", get(download))
             .with_state(Arc::new(std::sync::Mutex::new(
                 std::collections::HashMap::new(),
             )))
@@ -226,6 +227,30 @@ async fn big_body(Query(q): Query<BigQuery>) -> Response {
     let mut page = String::from("<title>big</title><p>");
     page.push_str(&"b".repeat(q.mib.min(64) * 1024 * 1024));
     ([(header::CONTENT_TYPE, "text/html")], page).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct DownloadQuery {
+    bytes: usize,
+    name: String,
+}
+
+/// The bytes `/download?bytes=N` answers: `0123456789` repeated, cut at N.
+pub fn download_bytes(n: usize) -> Vec<u8> {
+    b"0123456789".iter().copied().cycle().take(n).collect()
+}
+
+/// A file answered as an attachment (`Content-Disposition`), `bytes` long (at most 64 MiB).
+async fn download(Query(q): Query<DownloadQuery>) -> Response {
+    let disposition = format!("attachment; filename=\"{}\"", q.name.replace('"', ""));
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        download_bytes(q.bytes.min(64 << 20)),
+    )
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]

@@ -19,3 +19,4 @@ pub const SELECT: &str = with_find!("../js/select.js");
 pub const READ_VALUE: &str = with_find!("../js/read_value.js");
 pub const VALIDITY: &str = with_find!("../js/validity.js");
 pub const ARIA_OPTION: &str = with_find!("../js/aria_option.js");
+pub const FILE_INPUT: &str = with_find!("../js/file_input.js");

@@ -4,6 +4,7 @@
 
 mod browser_step;
 mod exchange;
+pub mod files;
 mod form;
 mod js;
 mod keyboard;
@@ -123,6 +124,9 @@ actions! {
     "switch_tab" => SwitchTab(crate::engine::tabs::SwitchTab),
     "close_tab" => CloseTab(crate::engine::tabs::CloseTab),
     "tabs" => ListTabs(Empty),
+    "upload" => Upload(files::Upload),
+    "pdf" => Pdf(files::Pdf),
+    "download" => Download(files::Download),
     "scrape" => Scrape(read::Scrape),
 }
 
@@ -201,6 +205,9 @@ impl Action {
             Action::Content(c) => c.validate(),
             Action::Scroll(s) => s.validate(),
             Action::Goto(g) => g.validate(),
+            Action::Upload(u) => u.validate(),
+            Action::Pdf(p) => p.validate(),
+            Action::Download(d) => d.validate(),
             Action::Snapshot(o) => o.validate(),
             Action::Back(h) | Action::Forward(h) | Action::Reload(h) => h.validate(),
             Action::Click(t) | Action::Hover(t) => element_wait(t.timeout_ms),
@@ -252,11 +259,16 @@ pub async fn run(
         Action::Step(s) => observe::step(page, s).await,
         Action::Evaluate(e) => read::evaluate(page, e).await,
         // They act on a session's set of tabs, not on one page: Engine::run_on runs them.
-        Action::NewTab(_) | Action::SwitchTab(_) | Action::CloseTab(_) | Action::ListTabs(_) => {
-            Err(EngineError::Internal(
-                "tab actions run on a session's tabs (Engine::run_on)".into(),
-            ))
-        }
+        // Also the file actions, which need the session's files.
+        Action::NewTab(_)
+        | Action::SwitchTab(_)
+        | Action::CloseTab(_)
+        | Action::ListTabs(_)
+        | Action::Upload(_)
+        | Action::Download(_)
+        | Action::Pdf(_) => Err(EngineError::Internal(
+            "tab and file actions run on a session's tabs (Engine::run_on)".into(),
+        )),
         Action::Scrape(s) => read::scrape(page, s).await,
     }
 }

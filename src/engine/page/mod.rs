@@ -432,6 +432,29 @@ impl Page {
         Err(EngineError::Internal("isolated world unavailable".into()))
     }
 
+    /// Like [`Page::eval`], answering a reference to the value (an element, for a DOM
+    /// command) instead of the value; `None` for null or undefined.
+    pub async fn eval_ref(
+        &self,
+        function_source: &str,
+        arg: &Value,
+    ) -> Result<Option<String>, EngineError> {
+        let ctx = self.world_context(false).await?;
+        let res = self
+            .exec(&EvaluateRef {
+                expression: format!("({function_source})({arg})"),
+                context_id: Some(ctx),
+                timeout: CALL_TIMEOUT.as_millis() as u64,
+            })
+            .await?;
+        if res.exception_details.is_some() {
+            return Err(EngineError::Internal(
+                "script error while finding the element".into(),
+            ));
+        }
+        Ok(res.result.object_id)
+    }
+
     /// Runs `expression` in the page's own (main) world and returns its JSON value.
     pub async fn eval_main(&self, expression: &str) -> Result<Value, EngineError> {
         let res = self
