@@ -345,6 +345,9 @@ async fn main() {
         .await
         .map_err(|e| println!("pagepilot mcp did not start: {e}"))
         .ok();
+    // Three browsers have just started (and pagepilot's pools fill): let them settle so the
+    // first page is not measured against their start-up.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     println!(
         "observe (full listing) vs Playwright MCP browser_snapshot, median of {RUNS} after {WARMUP} warm-ups"
     );
