@@ -249,25 +249,9 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log));
-    // Colour only for a terminal: escape codes in a log file or journal are noise.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi);
-    match format {
-        LogFormat::Json => logs.json().flatten_event(true).init(),
-        LogFormat::Text => logs.init(),
-    }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("pagepilot: cannot start the runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+    init_logs(&cfg.log, format, false);
+    let Some(rt) = runtime() else {
+        return std::process::ExitCode::FAILURE;
     };
     rt.block_on(async move {
         let server = match pagepilot::start(cfg).await {
@@ -282,6 +266,44 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         server.shutdown().await;
         std::process::ExitCode::SUCCESS
     })
+}
+
+/// Logs to stdout, or to stderr when stdout is a protocol's (`mcp`); `RUST_LOG` wins over the
+/// configured filter. Colour only for a terminal: escape codes in a log file are noise.
+fn init_logs(filter: &str, format: LogFormat, to_stderr: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    let ansi = if to_stderr {
+        std::io::IsTerminal::is_terminal(&std::io::stderr())
+    } else {
+        std::io::IsTerminal::is_terminal(&std::io::stdout())
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
+    match (format, to_stderr) {
+        (LogFormat::Json, true) => logs
+            .with_writer(std::io::stderr)
+            .json()
+            .flatten_event(true)
+            .init(),
+        (LogFormat::Text, true) => logs.with_writer(std::io::stderr).init(),
+        (LogFormat::Json, false) => logs.json().flatten_event(true).init(),
+        (LogFormat::Text, false) => logs.init(),
+    }
+}
+
+/// The multi-threaded runtime, or `None` (said on stderr) when it cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("pagepilot: cannot start the runtime: {e}");
+            None
+        }
+    }
 }
 
 /// `pagepilot mcp`: MCP on stdin/stdout; logs go to stderr (stdout is the protocol's).
@@ -302,24 +324,9 @@ fn mcp(args: McpArgs) -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match format {
-        LogFormat::Json => logs.json().flatten_event(true).init(),
-        LogFormat::Text => logs.init(),
-    }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("pagepilot: cannot start the runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+    init_logs(&cfg.log, format, true);
+    let Some(rt) = runtime() else {
+        return std::process::ExitCode::FAILURE;
     };
     rt.block_on(async move {
         use rmcp::ServiceExt;

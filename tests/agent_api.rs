@@ -4,7 +4,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{Fixtures, Pp, ALICE, BOB};
+use common::{action_id, Fixtures, Pp, ALICE, BOB};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -16,17 +16,6 @@ async fn start(pp: &Pp, body: Value) -> String {
     let (status, v) = post(pp, ALICE, "/sessions/start", body).await;
     assert_eq!(status, 200, "{v}");
     v["session_id"].as_str().unwrap().to_string()
-}
-
-fn action_id(obs: &Value, name: &str) -> String {
-    obs["space"]["interaction_actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["description"].as_str().unwrap().starts_with(name))
-        .and_then(|a| a["id"].as_str())
-        .unwrap_or_else(|| panic!("no {name} in {}", obs["space"]["markdown"]))
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

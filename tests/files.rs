@@ -170,18 +170,7 @@ async fn uploads_reach_file_inputs_and_pdfs_are_session_files() {
         )
         .await;
     assert_eq!(status, 200, "{obs}");
-    let input = obs["space"]["interaction_actions"]
-        .as_array()
-        .and_then(|a| {
-            a.iter().find(|x| {
-                x["description"]
-                    .as_str()
-                    .is_some_and(|d| d.starts_with("Plain input"))
-            })
-        })
-        .and_then(|x| x["id"].as_str())
-        .expect("the plain input is listed")
-        .to_string();
+    let input = action_id(&obs, "Plain input");
     let (status, ex) = pp
         .send(
             Method::POST,
@@ -556,18 +545,7 @@ async fn downloads_become_session_files_and_an_oversize_one_is_refused() {
             Some(json!({})),
         )
         .await;
-    let link = obs["space"]["interaction_actions"]
-        .as_array()
-        .and_then(|a| {
-            a.iter().find(|x| {
-                x["description"]
-                    .as_str()
-                    .is_some_and(|d| d.starts_with("Report"))
-            })
-        })
-        .and_then(|x| x["id"].as_str())
-        .expect("the report link is listed")
-        .to_string();
+    let link = action_id(&obs, "Report");
     let (status, ex) = pp
         .send(
             Method::POST,

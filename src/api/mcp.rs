@@ -42,6 +42,8 @@ const DEFAULT_MAX_CHARS: u64 = 20_000;
 const LIST_LIMIT: usize = 100;
 /// Longest session id a tool accepts (ours are ~40 characters).
 const MAX_ID_LEN: usize = 200;
+/// Longest text file `files` reads back (the rest is for HTTP).
+const MAX_FILE_TEXT: usize = 100_000;
 /// Callers whose current session is remembered; past it the oldest is forgotten.
 const MAX_CALLERS: usize = 10_000;
 
@@ -183,7 +185,7 @@ impl McpTools {
 }
 
 /// Every tool's name (the metrics' labels).
-const TOOL_NAMES: [&str; 9] = [
+const TOOL_NAMES: [&str; 10] = [
     "session_start",
     "session_list",
     "session_stop",
@@ -193,6 +195,7 @@ const TOOL_NAMES: [&str; 9] = [
     "scrape",
     "screenshot",
     "tabs",
+    "files",
 ];
 
 /// The tools, each with its input schema and a description written for a model.
@@ -235,6 +238,10 @@ pub fn tools() -> &'static [Tool] {
             schema_for_input::<args::Screenshot>());
         add("tabs", "List the session's tabs, or open (new + url), switch to or close one (by index).",
             schema_for_input::<args::Tabs>());
+        add("files",
+            "List the session's files: what it downloaded, the PDFs it printed (act pdf), what was uploaded to it. \
+             Give `name` to read a text file (up to 100,000 characters).",
+            schema_for_input::<args::Files>());
         v
     })
 }
@@ -275,15 +282,7 @@ impl McpTools {
     ) -> Result<CallToolResult, ToolError> {
         match name {
             "session_start" => {
-                let b: StartBody = parse(name, input)?;
-                let req = b.into_request(API, self.st.sessions.config().viewport)?;
-                let rec = self
-                    .st
-                    .sessions
-                    .create(&caller.tenant, req)
-                    .await
-                    .map_err(session_error)?;
-                self.current.set(caller, &rec.id);
+                let rec = self.start(caller, parse(name, input)?).await?;
                 Ok(json_answer(session_view(&rec)))
             }
             "session_list" => {
@@ -429,6 +428,40 @@ impl McpTools {
                 let tabs = done.output.get("tabs").cloned().unwrap_or(json!([]));
                 Ok(json_answer(json!({ "session_id": id, "tabs": tabs })))
             }
+            "files" => {
+                let a: args::Files = parse(name, input.clone())?;
+                let id = self.session(caller, a.session_id.clone()).await?;
+                if let Some(r) = self.elsewhere(caller, &id, name, input).await {
+                    return r;
+                }
+                let files = self
+                    .st
+                    .sessions
+                    .files(&caller.tenant, &id)
+                    .await
+                    .map_err(session_error)?;
+                let Some(file) = a.name else {
+                    return Ok(json_answer(
+                        json!({ "session_id": id, "files": files.list() }),
+                    ));
+                };
+                let (entry, bytes) = files.read(&file).await?;
+                let text = match String::from_utf8(bytes) {
+                    Ok(t) if entry.mime_type.starts_with("text/") || entry.mime_type == "application/json" => t,
+                    _ => {
+                        return Err(ToolError(format!(
+                            "`{file}` is {} ({} bytes), not text: fetch it over HTTP (GET /v1/sessions/{id}/files/{file})",
+                            entry.mime_type, entry.size
+                        )))
+                    }
+                };
+                if text.chars().count() > MAX_FILE_TEXT {
+                    return Err(ToolError(format!(
+                        "`{file}` holds more than {MAX_FILE_TEXT} characters: fetch it over HTTP (GET /v1/sessions/{id}/files/{file})"
+                    )));
+                }
+                Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
+            }
             other => Err(ToolError(format!(
                 "unknown tool `{other}`; tools: {}",
                 tools()
@@ -458,7 +491,16 @@ impl McpTools {
                 _ => self.current.forget(caller, &id),
             }
         }
-        let req = StartBody::default().into_request(API, self.st.sessions.config().viewport)?;
+        Ok(self.start(caller, StartBody::default()).await?.id)
+    }
+
+    /// Starts a session with the agent API's options; it becomes the caller's current one.
+    async fn start(
+        &self,
+        caller: &McpCaller,
+        options: StartBody,
+    ) -> Result<crate::sessions::SessionRecord, ToolError> {
+        let req = options.into_request(API, self.st.sessions.config().viewport)?;
         let rec = self
             .st
             .sessions
@@ -466,7 +508,7 @@ impl McpTools {
             .await
             .map_err(session_error)?;
         self.current.set(caller, &rec.id);
-        Ok(rec.id)
+        Ok(rec)
     }
 
     /// When the session's browser is on another instance (several behind Redis), the call is
@@ -614,6 +656,15 @@ fn output_answer(id: &str, kind: &str, mut out: Map<String, Value>) -> CallToolR
         if let Some(Value::String(data)) = out.remove("bodyBase64") {
             content.push(ContentBlock::image(data, mime));
         }
+    } else if let Some(Value::String(data)) = out.remove("bodyBase64") {
+        // Other bytes (a PDF) are no text for a model: they are a session file (`files`).
+        out.insert(
+            "bodyBase64".into(),
+            Value::from(format!(
+                "({} characters left out: the bytes are the session file named under `file`)",
+                data.len()
+            )),
+        );
     }
     out.insert("session_id".into(), Value::from(id));
     out.insert("type".into(), Value::from(kind));

@@ -117,3 +117,12 @@ pub struct Tabs {
     /// The tab to switch to or close (0-based, as listed).
     pub index: Option<u64>,
 }
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Files {
+    /// The session (omitted: this connection's current one).
+    pub session_id: Option<String>,
+    /// Read this text file instead of listing them all.
+    pub name: Option<String>,
+}

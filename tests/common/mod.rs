@@ -800,3 +800,15 @@ pub fn cluster_config(redis: &RedisServer) -> Config {
     cfg.heartbeat_ttl_seconds = 2;
     cfg
 }
+
+/// The id of the agent API observation's action whose description starts with `name`.
+pub fn action_id(obs: &Value, name: &str) -> String {
+    obs["space"]["interaction_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["description"].as_str().unwrap().starts_with(name))
+        .and_then(|a| a["id"].as_str())
+        .unwrap_or_else(|| panic!("no {name} in {}", obs["space"]["markdown"]))
+        .to_string()
+}

@@ -15,7 +15,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 TOOLS = {"session_start", "session_list", "session_stop", "observe", "step", "act",
-         "scrape", "screenshot", "tabs"}
+         "scrape", "screenshot", "tabs", "files"}
 # What an MCP client commonly accepts in one tool result: 25,000 tokens of ~4 characters.
 TOOL_RESULT_CHARS = 100_000
 
@@ -100,6 +100,14 @@ async def over_http(base: str, alice: str, bob: str, fx: str) -> str:
         shot = ok(await c.call_tool("screenshot", {"session_id": sid}))
         images = [b for b in shot.content if b.type == "image"]
         assert images and images[0].mime_type == "image/png" and len(images[0].data) > 1000, shot
+        # A PDF through act, then the session's files: listed, and a text one read back.
+        printed = ok(await c.call_tool("act", {"type": "pdf", "payload": {"name": "shop.pdf"}}))
+        assert printed.structured_content["file"]["name"] == "shop.pdf", printed.structured_content
+        listed_files = ok(await c.call_tool("files", {}))
+        assert [f["name"] for f in listed_files.structured_content["files"]] == ["shop.pdf"], listed_files
+        failed(await c.call_tool("files", {"name": "shop.pdf"}), "not text")
+        failed(await c.call_tool("files", {"name": "../etc/passwd"}), "not accepted")
+        failed(await c.call_tool("files", {"name": "nope.txt"}), "no file")
         tabs = ok(await c.call_tool("tabs", {}))
         assert len(tabs.structured_content["tabs"]) == 1, tabs.structured_content
         listed = ok(await c.call_tool("session_list", {}))
