@@ -240,18 +240,26 @@ fn print_config(args: ServeArgs) -> std::process::ExitCode {
     }
 }
 
-fn serve(args: ServeArgs) -> std::process::ExitCode {
+/// The configuration, the logs and the runtime a server command runs with; the exit code to
+/// stop with when one of them cannot be had (2 for a bad configuration).
+fn prepare(
+    args: ServeArgs,
+    logs_to_stderr: bool,
+) -> Result<(Config, tokio::runtime::Runtime), std::process::ExitCode> {
     let format = args.log_format;
-    let cfg = match load(args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("pagepilot: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    init_logs(&cfg.log, format, false);
-    let Some(rt) = runtime() else {
-        return std::process::ExitCode::FAILURE;
+    let cfg = load(args).map_err(|e| {
+        eprintln!("pagepilot: {e}");
+        std::process::ExitCode::from(2)
+    })?;
+    init_logs(&cfg.log, format, logs_to_stderr);
+    let rt = runtime().ok_or(std::process::ExitCode::FAILURE)?;
+    Ok((cfg, rt))
+}
+
+fn serve(args: ServeArgs) -> std::process::ExitCode {
+    let (cfg, rt) = match prepare(args, false) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     rt.block_on(async move {
         let server = match pagepilot::start(cfg).await {
@@ -316,17 +324,9 @@ fn mcp(args: McpArgs) -> std::process::ExitCode {
     let mut serve_args = args.serve;
     // The embedded server is the stdio client's alone: an ephemeral port unless one is named.
     serve_args.port = Some(serve_args.port.unwrap_or(0));
-    let format = serve_args.log_format;
-    let cfg = match load(serve_args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("pagepilot: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    init_logs(&cfg.log, format, true);
-    let Some(rt) = runtime() else {
-        return std::process::ExitCode::FAILURE;
+    let (cfg, rt) = match prepare(serve_args, true) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     rt.block_on(async move {
         use rmcp::ServiceExt;
