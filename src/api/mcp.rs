@@ -240,7 +240,8 @@ pub fn tools() -> &'static [Tool] {
             schema_for_input::<args::Tabs>());
         add("files",
             "List the session's files: what it downloaded, the PDFs it printed (act pdf), what was uploaded to it. \
-             Give `name` to read a text file (up to 100,000 characters).",
+             Give `name` to read a text file (up to 100,000 characters), or `name` and `content_base64` to store a \
+             file, then set it on a file input with act {type: \"upload\", payload: {selector, files: [name]}}.",
             schema_for_input::<args::Files>());
         v
     })
@@ -441,10 +442,25 @@ impl McpTools {
                     .await
                     .map_err(session_error)?;
                 let Some(file) = a.name else {
+                    if a.content_base64.is_some() {
+                        return Err(ToolError(
+                            "invalid files input: content_base64 needs a `name`".into(),
+                        ));
+                    }
                     return Ok(json_answer(
                         json!({ "session_id": id, "files": files.list() }),
                     ));
                 };
+                if let Some(b64) = a.content_base64 {
+                    use base64::Engine as _;
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(b64.as_bytes())
+                        .map_err(|e| {
+                            ToolError(format!("invalid files input: content_base64: {e}"))
+                        })?;
+                    let entry = files.put(&file, bytes, "upload").await?;
+                    return Ok(json_answer(json!({ "session_id": id, "file": entry })));
+                }
                 let (entry, bytes) = files.read(&file).await?;
                 let text = match String::from_utf8(bytes) {
                     Ok(t) if entry.mime_type.starts_with("text/") || entry.mime_type == "application/json" => t,

@@ -123,6 +123,9 @@ pub struct Tabs {
 pub struct Files {
     /// The session (omitted: this connection's current one).
     pub session_id: Option<String>,
-    /// Read this text file instead of listing them all.
+    /// Read this text file instead of listing them all (or, with `content_base64`, store it).
     pub name: Option<String>,
+    /// Store these bytes (base64) as the file `name`, for an `upload` action to set on a
+    /// file input: `act {type: "upload", payload: {selector, files: [name]}}`.
+    pub content_base64: Option<String>,
 }

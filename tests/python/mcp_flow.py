@@ -108,6 +108,12 @@ async def over_http(base: str, alice: str, bob: str, fx: str) -> str:
         failed(await c.call_tool("files", {"name": "shop.pdf"}), "not text")
         failed(await c.call_tool("files", {"name": "../etc/passwd"}), "not accepted")
         failed(await c.call_tool("files", {"name": "nope.txt"}), "no file")
+        # Stored over MCP, then read back.
+        stored = ok(await c.call_tool("files", {"name": "note.txt", "content_base64": "aGVsbG8gbWNw"}))
+        assert stored.structured_content["file"]["size"] == 9, stored.structured_content
+        assert text(ok(await c.call_tool("files", {"name": "note.txt"}))) == "hello mcp"
+        failed(await c.call_tool("files", {"name": "x.txt", "content_base64": "***"}), "content_base64")
+        failed(await c.call_tool("files", {"content_base64": "aGk="}), "needs a `name`")
         tabs = ok(await c.call_tool("tabs", {}))
         assert len(tabs.structured_content["tabs"]) == 1, tabs.structured_content
         listed = ok(await c.call_tool("session_list", {}))
