@@ -329,7 +329,6 @@ fn mcp(args: McpArgs) -> std::process::ExitCode {
         Err(code) => return code,
     };
     rt.block_on(async move {
-        use rmcp::ServiceExt;
         let done = match url {
             Some(url) => {
                 let remote = match pagepilot::api::mcp_remote::Remote::start(&url, &token).await {
@@ -339,16 +338,7 @@ fn mcp(args: McpArgs) -> std::process::ExitCode {
                         return std::process::ExitCode::FAILURE;
                     }
                 };
-                match remote.serve(rmcp::transport::stdio()).await {
-                    Ok(running) => {
-                        tokio::select! {
-                            _ = running.waiting() => {}
-                            _ = wait_for_stop_signal() => {}
-                        }
-                        Ok(())
-                    }
-                    Err(e) => Err(e.to_string()),
-                }
+                serve_stdio(remote).await
             }
             None => {
                 let server = match pagepilot::start(cfg).await {
@@ -358,20 +348,7 @@ fn mcp(args: McpArgs) -> std::process::ExitCode {
                         return std::process::ExitCode::FAILURE;
                     }
                 };
-                let served = match server
-                    .mcp_tools("local")
-                    .serve(rmcp::transport::stdio())
-                    .await
-                {
-                    Ok(running) => {
-                        tokio::select! {
-                            _ = running.waiting() => {}
-                            _ = wait_for_stop_signal() => {}
-                        }
-                        Ok(())
-                    }
-                    Err(e) => Err(e.to_string()),
-                };
+                let served = serve_stdio(server.mcp_tools("local")).await;
                 server.shutdown().await;
                 served
             }
@@ -384,6 +361,20 @@ fn mcp(args: McpArgs) -> std::process::ExitCode {
             }
         }
     })
+}
+
+/// Serves MCP on stdin/stdout until the client goes away or a stop signal comes.
+async fn serve_stdio<S: rmcp::ServerHandler>(handler: S) -> Result<(), String> {
+    use rmcp::ServiceExt;
+    let running = handler
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = running.waiting() => {}
+        _ = wait_for_stop_signal() => {}
+    }
+    Ok(())
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM (systemd, docker stop, kill): both end in a clean shutdown that

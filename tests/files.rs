@@ -380,6 +380,33 @@ async fn bad_file_inputs_are_refused_and_the_session_goes_on() {
         let (status, v) = pp.act(ALICE, &id, "upload", payload.clone()).await;
         assert_eq!(status, 400, "{payload}: {v}");
     }
+    // The download wait: numeric extremes and past its cap are named.
+    for ms in [
+        json!(-1),
+        json!(1e300),
+        json!(9223372036854775808u64),
+        json!(60_001),
+        json!("soon"),
+    ] {
+        let (status, v) = pp
+            .act(
+                ALICE,
+                &id,
+                "download",
+                json!({ "selector": "#plain", "timeoutMs": ms }),
+            )
+            .await;
+        assert_eq!(status, 400, "{ms}: {v}");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("timeoutMs"),
+            "{ms}: {v}"
+        );
+    }
+    let (status, v) = pp.act(ALICE, &id, "download", json!({})).await;
+    assert_eq!(status, 400, "{v}");
     for payload in [
         json!({ "format": "b5" }),
         json!({ "pageRanges": "one" }),

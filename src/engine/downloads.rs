@@ -35,6 +35,8 @@ pub struct Downloads {
     pending: Mutex<HashMap<String, Pending>>,
     /// The browser generation the watcher follows.
     watching: Mutex<u64>,
+    /// The per-file cap downloads are held to (`max_file_bytes`; 0 until a session enables).
+    max_file_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl Downloads {
@@ -57,6 +59,10 @@ impl Downloads {
             CALL,
         )
         .await?;
+        self.max_file_bytes.store(
+            files.caps().max_file_bytes,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if let Ok(mut s) = self.sinks.lock() {
             s.retain(|_, w| w.strong_count() > 0);
             s.insert(context.to_string(), Arc::downgrade(files));
@@ -164,13 +170,11 @@ async fn progress(d: &Arc<Downloads>, conn: &Connection, p: &Value) {
     let sink = context.as_deref().and_then(|c| d.sink(c));
     match state {
         "inProgress" if !refused => {
-            let cap = sink.as_ref().map(|s| s.caps().max_file_bytes).or_else(|| {
-                d.contexts()
-                    .first()
-                    .and_then(|c| d.sink(c))
-                    .map(|s| s.caps().max_file_bytes)
-            });
-            let Some(cap) = cap else { return };
+            // Every session has the engine's caps: the one set at `enable`.
+            let cap = d.max_file_bytes.load(std::sync::atomic::Ordering::Relaxed);
+            if cap == 0 {
+                return;
+            }
             if received > cap || total > cap {
                 // Its context when known, else every downloading context (only the right
                 // one has it; the others answer an error, ignored).
