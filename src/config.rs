@@ -33,6 +33,15 @@ pub struct Config {
     /// HS256 key of the access tokens (at least 32 characters); generated into the state dir
     /// when unset, so tokens survive a restart.
     pub jwt_secret: Option<String>,
+    /// Key that seals saved profiles at rest (at least 32 characters); generated into the state
+    /// dir when unset. Instances sharing a Redis must share it, as they share `jwt_secret`.
+    pub profile_key: Option<String>,
+    /// Largest saved profile (cookies and storage, sealed), in bytes.
+    pub max_profile_bytes: u64,
+    /// All of one tenant's saved profiles together, in bytes.
+    pub max_profile_bytes_per_tenant: u64,
+    /// Saved profiles one tenant may keep.
+    pub max_profiles_per_tenant: usize,
     /// Lifetime of issued access tokens.
     pub token_lifetime_seconds: u64,
     /// `iss` of issued tokens and the issuer in discovery; default `http://HOST:PORT`.
@@ -114,6 +123,10 @@ impl Default for Config {
             api_secrets: Vec::new(),
             oauth_clients: Vec::new(),
             jwt_secret: None,
+            profile_key: None,
+            max_profile_bytes: 2 * 1024 * 1024,
+            max_profile_bytes_per_tenant: 32 * 1024 * 1024,
+            max_profiles_per_tenant: 100,
             token_lifetime_seconds: 3600,
             issuer: None,
             audience: "pagepilot".into(),
@@ -251,6 +264,7 @@ impl Config {
         c.api_secrets = c.api_secrets.iter().map(mask_pair).collect();
         c.oauth_clients = c.oauth_clients.iter().map(mask_pair).collect();
         c.jwt_secret = c.jwt_secret.as_ref().map(|_| "****".into());
+        c.profile_key = c.profile_key.as_ref().map(|_| "****".into());
         c.metrics_token = c.metrics_token.as_ref().map(|_| "****".into());
         c.redis_url = c.redis_url.as_deref().map(mask_url);
         c.proxy_server = c.proxy_server.as_deref().map(mask_url);
@@ -305,6 +319,9 @@ impl Config {
         if self.jwt_secret.as_ref().is_some_and(|k| k.len() < 32) {
             return Err("jwt_secret must be at least 32 characters".into());
         }
+        if self.profile_key.as_ref().is_some_and(|k| k.len() < 32) {
+            return Err("profile_key must be at least 32 characters".into());
+        }
         if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err("metrics_token must be at least 16 characters".into());
         }
@@ -339,8 +356,21 @@ impl Config {
                 }
             }
         }
-        let ranges: [(&str, u64, u64, u64); 10] = [
+        let ranges: [(&str, u64, u64, u64); 13] = [
             ("max_file_bytes", self.max_file_bytes, 1, 1 << 30),
+            ("max_profile_bytes", self.max_profile_bytes, 1024, 1 << 28),
+            (
+                "max_profile_bytes_per_tenant",
+                self.max_profile_bytes_per_tenant,
+                1024,
+                1 << 34,
+            ),
+            (
+                "max_profiles_per_tenant",
+                self.max_profiles_per_tenant as u64,
+                1,
+                100_000,
+            ),
             (
                 "max_session_files_bytes",
                 self.max_session_files_bytes,

@@ -20,6 +20,8 @@ use base64::Engine as _;
 use api::auth::{ApiSecrets, Auth, JwtKeys};
 use config::Config;
 use engine::{Engine, EngineConfig};
+use sessions::profiles::store::{MemoryProfiles, ProfileStore, TenantCaps};
+use sessions::profiles::{ProfileCaps, Profiles};
 use sessions::redis_store::RedisStore;
 use sessions::{Cluster, Limits, MemoryStore, SessionConfig, SessionStore, Sessions};
 
@@ -106,12 +108,13 @@ fn load_hashed(
     Ok(set)
 }
 
-/// The access tokens' HS256 key: configured, or generated once into the state dir.
-fn jwt_key(cfg: &Config) -> Result<String, String> {
-    if let Some(k) = &cfg.jwt_secret {
+/// A server key: configured, or generated once into the state dir's `file` (mode 0600), so it
+/// survives a restart (the access tokens' HS256 key, the profiles' sealing key).
+fn state_key(cfg: &Config, configured: Option<&String>, file: &str) -> Result<String, String> {
+    if let Some(k) = configured {
         return Ok(k.clone());
     }
-    let path = cfg.state_dir.join("jwt-secret");
+    let path = cfg.state_dir.join(file);
     if let Ok(k) = std::fs::read_to_string(&path) {
         if k.trim().len() >= 32 {
             return Ok(k.trim().to_string());
@@ -146,7 +149,7 @@ fn load_auth(cfg: &Config, addr: SocketAddr) -> Result<Auth, String> {
         api::auth::OAUTH_CLIENTS_FILE,
         "OAuth clients",
     )?;
-    let key = jwt_key(cfg)?;
+    let key = state_key(cfg, cfg.jwt_secret.as_ref(), "jwt-secret")?;
     let jwt = JwtKeys {
         encoding: jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
         decoding: jsonwebtoken::DecodingKey::from_secret(key.as_bytes()),
@@ -201,8 +204,17 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
     })
     .await
     .map_err(|e| e.to_string())?;
-    let (store, cluster): (Arc<dyn SessionStore>, Option<Arc<dyn Cluster>>) = match &cfg.redis_url {
-        None => (Arc::new(MemoryStore::new(cfg.max_ended_records)), None),
+    type Stores = (
+        Arc<dyn SessionStore>,
+        Option<Arc<dyn Cluster>>,
+        Arc<dyn ProfileStore>,
+    );
+    let (store, cluster, profile_store): Stores = match &cfg.redis_url {
+        None => (
+            Arc::new(MemoryStore::new(cfg.max_ended_records)),
+            None,
+            Arc::new(MemoryProfiles::default()),
+        ),
         Some(url) => {
             let instance = format!("i-{}", uuid::Uuid::new_v4().simple());
             let address = cfg
@@ -225,7 +237,32 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
                 }
             };
             tracing::info!(%instance, %address, "sharing sessions through redis");
-            (redis.clone(), Some(redis))
+            (redis.clone(), Some(redis.clone()), redis)
+        }
+    };
+    let profile_key = match state_key(&cfg, cfg.profile_key.as_ref(), "profile-key") {
+        Ok(k) => k,
+        Err(e) => {
+            engine.shutdown().await;
+            return Err(e);
+        }
+    };
+    let profiles = Profiles::new(
+        profile_store,
+        &profile_key,
+        ProfileCaps {
+            max_profile_bytes: cfg.max_profile_bytes,
+            tenant: TenantCaps {
+                max_bytes: cfg.max_profile_bytes_per_tenant,
+                max_profiles: cfg.max_profiles_per_tenant,
+            },
+        },
+    );
+    let profiles = match profiles {
+        Ok(p) => p,
+        Err(e) => {
+            engine.shutdown().await;
+            return Err(e);
         }
     };
     let sessions = Sessions::start(
@@ -244,6 +281,7 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
             max_queued_actions: cfg.max_queued_actions,
         },
         cluster,
+        profiles,
     );
     let sockets = Arc::new(api::ws::Sockets::default());
     let state = api::AppState {

@@ -335,3 +335,94 @@ async fn an_mcp_call_on_any_instance_reaches_the_sessions_browser() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_saved_on_one_instance_starts_a_session_on_another() {
+    let fx = Fixtures::start().await;
+    let redis = RedisServer::start().await;
+    let (a, b) = tokio::join!(
+        Pp::start(cluster_config(&redis)),
+        Pp::start(cluster_config(&redis))
+    );
+    let id = a
+        .session_at(ALICE, json!({ "url": fx.url("/capture/login.html") }))
+        .await;
+    a.ok(
+        ALICE,
+        &id,
+        "fill",
+        json!({ "selector": "#user", "value": "alice" }),
+    )
+    .await;
+    a.ok(ALICE, &id, "click", json!({ "selector": "button" }))
+        .await;
+    a.ok(
+        ALICE,
+        &id,
+        "goto",
+        json!({ "url": fx.url("/capture/account.html") }),
+    )
+    .await;
+    a.ok(ALICE, &id, "save_profile", json!({ "name": "shared" }))
+        .await;
+
+    // Redis holds it sealed: neither the session cookie nor the stored user in clear.
+    let client = redis::Client::open(redis.url()).expect("redis client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let sealed: Vec<u8> = redis::AsyncCommands::hget(&mut conn, "pp:p:alice", "shared")
+        .await
+        .expect("sealed profile");
+    assert!(sealed.len() > 40, "{} bytes", sealed.len());
+    for clear in [&b"sid"[..], b"alice", b"tab-of", b"dark"] {
+        assert!(
+            !sealed.windows(clear.len()).any(|w| w == clear),
+            "`{}` in clear",
+            String::from_utf8_lossy(clear)
+        );
+    }
+
+    // B lists it and starts a session from it, signed in; Bob sees nothing of it.
+    let (_, list) = b.send(Method::GET, "/v1/profiles", Some(ALICE), None).await;
+    assert_eq!(list["profiles"][0]["name"], "shared", "{list}");
+    let (status, created) = b
+        .send(
+            Method::POST,
+            "/v1/sessions",
+            Some(ALICE),
+            Some(json!({ "profile": "shared" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let on_b = created["session"]["id"].as_str().expect("id").to_string();
+    b.ok(
+        ALICE,
+        &on_b,
+        "goto",
+        json!({ "url": fx.url("/capture/account.html") }),
+    )
+    .await;
+    assert_eq!(
+        b.text(ALICE, &on_b, "#who").await,
+        "Signed in as alice (tab-of-alice; pref=dark)"
+    );
+    let (status, _) = b
+        .send(
+            Method::POST,
+            "/v1/sessions",
+            Some(BOB),
+            Some(json!({ "profile": "shared" })),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = a
+        .send(Method::DELETE, "/v1/profiles/shared", Some(ALICE), None)
+        .await;
+    assert_eq!(status, 200);
+    let (_, list) = b.send(Method::GET, "/v1/profiles", Some(ALICE), None).await;
+    assert_eq!(list["profiles"], json!([]), "{list}");
+    a.stop().await;
+    b.stop().await;
+}

@@ -30,6 +30,37 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}/page/step", post(step))
         .route("/sessions/{id}/page/execute", post(execute))
         .route("/sessions/{id}/page/scrape", post(scrape))
+        .route("/sessions/{id}/profiles", post(save_profile))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SaveProfileBody {
+    /// 1 to 64 of A-Z a-z 0-9 . _ - ; a profile of that name is replaced.
+    name: String,
+}
+
+/// pagepilot's extension: the session's cookies and storage become your profile `name`, which
+/// `POST /sessions/start {"profile": name}` (or any protocol's create) starts from.
+#[utoipa::path(operation_id = "agent_save_profile", post, path = "/sessions/{id}/profiles", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
+    request_body(content = SaveProfileBody, description = "The profile's name"),
+    responses((status = 200, description = "The saved profile", body = serde_json::Value), super::openapi::SessionErrors))]
+async fn save_profile(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
+    let parsed = parse_json::<SaveProfileBody>(&body, "profile request");
+    let b: SaveProfileBody = parsed_for(&st, &tenant, &id, parsed, failure).await?;
+    let action = Action::SaveProfile(crate::engine::profile::SaveProfile { name: b.name });
+    match run(&st, &tenant, &id, action, false).await? {
+        Ok(done) => Ok(Json(json!({
+            "success": true,
+            "profile": done.output.get("profile").cloned().unwrap_or(Value::Null),
+        }))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A session failure in Notte's answers: the shared mapping, plus its session object on a 409.

@@ -79,6 +79,8 @@ pub struct StartBody {
     pub proxies: Option<Value>,
     /// `chromium` (the only browser offered).
     pub browser_type: Option<String>,
+    /// A saved profile of yours to start from: its cookies and storage are in the new session.
+    pub profile: Option<String>,
     // Accepted and ignored: solve_captchas, headless, chrome_args (never passed to Chromium), ...
 }
 
@@ -145,6 +147,7 @@ impl StartBody {
             max_steps,
             viewport,
             user_agent: b.user_agent,
+            profile: b.profile,
             ..Default::default()
         })
     }

@@ -43,6 +43,8 @@ struct CreateBody {
     proxy: Option<bool>,
     bypass_bot_detection: Option<bool>,
     cdp: Option<bool>,
+    /// A saved profile of yours to start from (its cookies and storage).
+    profile: Option<String>,
 }
 
 /// The session object of seed 000, as JSON (error answers merge it into their body).
@@ -107,6 +109,7 @@ async fn create(
                 ttl_seconds: ttl,
                 proxy: body.proxy.unwrap_or(false),
                 bypass_bot_detection: bypass,
+                profile: body.profile,
                 ..Default::default()
             },
         )

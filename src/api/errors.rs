@@ -60,7 +60,9 @@ pub fn engine_status(e: &EngineError) -> StatusCode {
         EngineError::Navigation(_) => StatusCode::BAD_GATEWAY,
         EngineError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         EngineError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
-        EngineError::Browser(_) | EngineError::Launch(_) => StatusCode::SERVICE_UNAVAILABLE,
+        EngineError::Browser(_) | EngineError::Launch(_) | EngineError::Unavailable(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         EngineError::Unresponsive(_) => StatusCode::GATEWAY_TIMEOUT,
         EngineError::PageGone(_) | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -211,8 +211,8 @@ pub fn tools() -> &'static [Tool] {
         };
         add("session_start",
             "Start a browser session (a fresh Chromium profile) and make it this connection's current one. \
-             Options are optional: idle_timeout_minutes, max_duration_minutes, max_steps, viewport_width/height, user_agent. \
-             Answers the session with its session_id.",
+             Options are optional: idle_timeout_minutes, max_duration_minutes, max_steps, viewport_width/height, user_agent, \
+             profile (a saved profile's name: the session starts signed in where it was). Answers the session with its session_id.",
             schema_for_input::<StartBody>());
         add("session_list", "List this tenant's sessions (active and recently ended), newest first.",
             schema_for_input::<args::Nothing>());
@@ -230,7 +230,9 @@ pub fn tools() -> &'static [Tool] {
         add("act",
             "Run one deterministic browser action by CSS selector, as the REST API does: e.g. {type: \"goto\", payload: {url}}, \
              {type: \"click\", payload: {selector}}, {type: \"fill\", payload: {selector, value}}, \
-             {type: \"wait_for_selector\", payload: {selector}}, {type: \"press\", payload: {key}}. Answers the action's result.",
+             {type: \"wait_for_selector\", payload: {selector}}, {type: \"press\", payload: {key}}, \
+             {type: \"save_profile\", payload: {name}} (keep the session's cookies and storage, e.g. after signing in, \
+             for session_start's profile). Answers the action's result.",
             schema_for_input::<args::Act>());
         add("scrape", "Read the page (or one element) as markdown. Give `url` to go there first.",
             schema_for_input::<args::Scrape>());

@@ -16,6 +16,7 @@ pub mod mcp_remote;
 mod metrics;
 mod oauth;
 pub mod openapi;
+mod profiles;
 pub mod request_id;
 pub mod route;
 pub mod ws;
@@ -112,6 +113,7 @@ pub fn router(
         .merge(metrics::router())
         .merge(openapi::router())
         .merge(capture::router())
+        .merge(profiles::router())
         .merge(agent::router())
         .merge(oauth::router())
         .merge(ws::router())

@@ -240,6 +240,7 @@ impl Conn {
         let req = CreateRequest {
             api: "websocket",
             ttl_seconds: open.ttl.map(|t| t.as_secs().max(1)),
+            profile: open.profile.clone(),
             client,
             middleware: open.middleware.clone(),
             // The browser's action deadline is the client's timeout; the standard client

@@ -58,6 +58,8 @@ pub struct Open {
     pub max_retries: usize,
     /// pagepilot's extension: the session's TTL (default: the server's default TTL).
     pub ttl: Option<Duration>,
+    /// pagepilot's extension: a saved profile to start from (browser client).
+    pub profile: Option<String>,
 }
 
 /// A duration as `30s`, `5m`, `1500ms` (or a number of seconds).
@@ -81,6 +83,7 @@ struct RawOpen {
     max_redirects: Option<u32>,
     max_retries: Option<u32>,
     ttl: Option<DurationField>,
+    profile: Option<String>,
 }
 
 /// Reads the first frame; the error names the field (the socket then gets a fatal frame).
@@ -173,6 +176,7 @@ pub fn parse_open(text: &str, named_proxies: &HashMap<String, String>) -> Result
         max_redirects: max_redirects as usize,
         max_retries: max_retries as usize,
         ttl,
+        profile: raw.profile,
     })
 }
 

@@ -49,6 +49,9 @@ pub enum EngineError {
     Browser(String),
     #[error("cannot start chromium: {0}")]
     Launch(String),
+    /// A store the action needs (saved profiles in Redis) cannot be reached; retrying may work.
+    #[error("{0}")]
+    Unavailable(String),
     /// Unexpected answer from the browser; a bug or an unsupported Chromium.
     #[error("browser error: {0}")]
     Internal(String),

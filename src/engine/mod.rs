@@ -12,6 +12,7 @@ pub mod files;
 mod launch;
 pub mod page;
 pub mod policy;
+pub mod profile;
 pub mod protocol;
 pub mod tabs;
 

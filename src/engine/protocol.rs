@@ -538,6 +538,49 @@ pub struct BrowserCookie {
 }
 command!(GetCookies => "Storage.getCookies", CookieList);
 
+/// One cookie of a saved profile, set back into a browser context.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextCookie {
+    pub name: String,
+    pub value: String,
+    /// A leading dot makes it a domain cookie; without one it is the host's only.
+    pub domain: String,
+    pub path: String,
+    pub secure: bool,
+    pub http_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_site: Option<String>,
+    /// Seconds since the epoch; absent for a session cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<f64>,
+}
+
+/// `Storage.setCookies` into one browser context (no page or URL needed).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetContextCookies {
+    pub cookies: Vec<ContextCookie>,
+    pub browser_context_id: String,
+}
+command!(SetContextCookies => "Storage.setCookies", IgnoredAny);
+
+/// Answers a paused request with a response of our own; nothing goes to the network.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FulfillRequest {
+    pub request_id: String,
+    pub response_code: u16,
+    pub response_headers: Vec<HeaderEntry>,
+    /// Base64 of the body.
+    pub body: String,
+}
+command!(FulfillRequest => "Fetch.fulfillRequest", IgnoredAny);
+
+#[derive(Serialize)]
+pub struct ResetNavigationHistory {}
+command!(ResetNavigationHistory => "Page.resetNavigationHistory", IgnoredAny);
+
 // ---- Files: uploads and PDF ----
 
 /// `Runtime.evaluate` answering a reference to the value (an element for DOM commands).

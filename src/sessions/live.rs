@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::profiles::Profiles;
 use super::types::{ActionRequest, SessionError};
+use crate::engine::profile::SaveProfile;
 use crate::engine::tabs::Tabs;
-use crate::engine::{ActionOutput, Engine, EngineError};
+use crate::engine::{Action, ActionOutput, Engine, EngineError};
 use crate::fetcher::Fetcher;
 
 /// A session's working side, on this instance.
@@ -66,18 +68,58 @@ impl Live {
     }
 }
 
+/// Whose session an action runs on, and where that tenant's profiles are kept.
+pub(super) struct Owner {
+    pub(super) tenant: String,
+    pub(super) profiles: Profiles,
+}
+
+/// The session's state becomes the tenant's profile (within the action's deadline).
+async fn save_profile(
+    engine: &Engine,
+    tabs: &Tabs,
+    who: &Owner,
+    p: &SaveProfile,
+    deadline: Duration,
+) -> Result<ActionOutput, EngineError> {
+    let work = async {
+        let state = engine.browser_state(tabs).await?;
+        let meta = who.profiles.save(&who.tenant, &p.name, state).await?;
+        Ok::<_, EngineError>(crate::engine::actions::output([(
+            "profile",
+            serde_json::to_value(meta).unwrap_or_default(),
+        )]))
+    };
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(EngineError::Timeout(format!(
+                "save_profile timed out after {} ms",
+                deadline.as_millis()
+            )))
+        })
+}
+
 /// Runs one action on a live session while holding its turn, within `deadline`.
 pub(super) async fn run_action(
     engine: Engine,
     live: Arc<Live>,
     req: ActionRequest,
+    who: Owner,
     deadline: Duration,
     _turn: tokio::sync::OwnedMutexGuard<()>,
 ) -> Result<ActionOutput, EngineError> {
     let kind = req.action.kind();
-    let mut result = match &live.body {
-        Body::Browser(tabs) => engine.run_on(tabs, &req.action, deadline).await,
-        Body::Http(f) => match tokio::time::timeout(deadline, f.run(&req.action)).await {
+    let mut result = match (&live.body, &req.action) {
+        (Body::Browser(tabs), Action::SaveProfile(p)) => {
+            save_profile(&engine, tabs, &who, p, deadline).await
+        }
+        (Body::Http(_), Action::SaveProfile(_)) => Err(EngineError::BadInput(
+            "profiles hold a browser's state; this session has no browser (client: standard)"
+                .into(),
+        )),
+        (Body::Browser(tabs), _) => engine.run_on(tabs, &req.action, deadline).await,
+        (Body::Http(f), _) => match tokio::time::timeout(deadline, f.run(&req.action)).await {
             Ok(r) => r,
             Err(_) => Err(EngineError::Timeout(format!(
                 "action `{kind}` timed out after {} ms",

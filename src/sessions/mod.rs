@@ -6,6 +6,7 @@
 mod background;
 pub mod cluster;
 mod live;
+pub mod profiles;
 pub mod record;
 pub mod redis_store;
 pub mod store;
@@ -29,7 +30,8 @@ pub use types::{
 };
 
 use background::{death_watch, heartbeat, janitor, page_watch, reaper, recovering};
-use live::{run_action, Body, Live};
+use live::{run_action, Body, Live, Owner};
+use profiles::Profiles;
 
 /// The metrics label of the API that created a session (`unknown` for records made before
 /// it was kept).
@@ -55,6 +57,7 @@ struct Inner {
     live: Mutex<HashMap<String, Arc<Live>>>,
     ended: tokio::sync::broadcast::Sender<Ended>,
     cluster: Option<Arc<dyn Cluster>>,
+    profiles: Profiles,
     /// Set by `halt`: background loops stop (tests simulate a crashed instance with it).
     halted: std::sync::atomic::AtomicBool,
     /// When this instance last failed to heartbeat (the shared store was unreachable).
@@ -69,6 +72,7 @@ impl Sessions {
         store: Arc<dyn SessionStore>,
         cfg: SessionConfig,
         cluster: Option<Arc<dyn Cluster>>,
+        profiles: Profiles,
     ) -> Self {
         let s = Self {
             inner: Arc::new(Inner {
@@ -78,6 +82,7 @@ impl Sessions {
                 live: Mutex::new(HashMap::new()),
                 ended: tokio::sync::broadcast::channel(256).0,
                 cluster,
+                profiles,
                 halted: false.into(),
                 heartbeat_failed: Mutex::new(None),
             }),
@@ -104,6 +109,11 @@ impl Sessions {
 
     pub fn config(&self) -> &SessionConfig {
         &self.inner.cfg
+    }
+
+    /// The tenants' saved profiles (listing and deleting; saving is the `save_profile` action).
+    pub fn profiles(&self) -> &Profiles {
+        &self.inner.profiles
     }
 
     /// Sessions ending without their client asking (see [`Ended`]).
@@ -171,6 +181,23 @@ impl Sessions {
                 viewport.0, viewport.1
             )));
         }
+        // A profile is opened before anything is allocated: an unknown one is a 404 that
+        // costs no browser.
+        let restore = match &req.profile {
+            None => None,
+            Some(_) if !matches!(req.client, Client::Browser) => {
+                return Err(SessionError::BadInput(
+                    "profile: profiles hold a browser's state; a session with client: standard has no browser".into(),
+                ))
+            }
+            Some(name) => Some(
+                self.inner
+                    .profiles
+                    .load(tenant, name)
+                    .await
+                    .map_err(|e| SessionError::Engine(e.into()))?,
+            ),
+        };
         let options = SessionOptions {
             max_ttl_seconds: ttl,
             proxy: req.proxy,
@@ -214,16 +241,18 @@ impl Sessions {
                     .map(|f| Body::Http(Box::new(f)))
             }
         };
-        let body = match opened {
-            Ok(b) => {
-                if let Body::Browser(tabs) = &b {
-                    // Without downloads the session still works; it only cannot keep them.
-                    if let Err(e) = self.inner.engine.enable_downloads(tabs).await {
-                        tracing::warn!(%e, session = %id, "downloads are off for this session");
-                    }
+        let opened = match opened {
+            Ok(Body::Browser(tabs)) => {
+                // Without downloads the session still works; it only cannot keep them.
+                if let Err(e) = self.inner.engine.enable_downloads(&tabs).await {
+                    tracing::warn!(%e, session = %id, "downloads are off for this session");
                 }
-                b
+                self.restored(tabs, restore.as_ref()).await
             }
+            other => other,
+        };
+        let body = match opened {
+            Ok(b) => b,
             Err(e) => {
                 tracing::error!(%e, session = %id, "session start failed");
                 self.inner
@@ -265,7 +294,33 @@ impl Sessions {
         Ok(rec)
     }
 
-    /// The tenant's session; another tenant's id is indistinguishable from an unknown one.
+    /// A new session's tabs with `state` written in (a profile it starts from); on failure its
+    /// browser side is released and the error says why.
+    async fn restored(
+        &self,
+        tabs: Tabs,
+        state: Option<&crate::engine::profile::BrowserState>,
+    ) -> Result<Body, EngineError> {
+        let Some(state) = state else {
+            return Ok(Body::Browser(tabs));
+        };
+        match self
+            .inner
+            .engine
+            .restore_state(&tabs, state, self.inner.cfg.action_timeout)
+            .await
+        {
+            Ok(()) => Ok(Body::Browser(tabs)),
+            Err(e) => {
+                for page in tabs.all() {
+                    page.close().await;
+                }
+                tracing::warn!(%e, "a profile could not be restored");
+                Err(e)
+            }
+        }
+    }
+
     /// The files of `tenant`'s active browser session `id` (held on this instance).
     pub async fn files(
         &self,
@@ -291,6 +346,7 @@ impl Sessions {
         }
     }
 
+    /// The tenant's session; another tenant's id is indistinguishable from an unknown one.
     pub async fn get(&self, tenant: &str, id: &str) -> Result<SessionRecord, SessionError> {
         match self.inner.store.get(id).await? {
             Some(r) if r.tenant == tenant => Ok(r),
@@ -392,6 +448,10 @@ impl Sessions {
             self.inner.engine.clone(),
             live.clone(),
             req,
+            Owner {
+                tenant: tenant.to_string(),
+                profiles: self.inner.profiles.clone(),
+            },
             left,
             turn,
         ));

@@ -91,6 +91,8 @@ pub struct CreateRequest {
     pub bare_uuid_id: bool,
     /// Which API created it (`capture`, `agent`, `websocket`, `mcp`): a label of its metrics only.
     pub api: &'static str,
+    /// A saved profile of the tenant's to start from (its cookies and storage).
+    pub profile: Option<String>,
 }
 
 /// What a session's actions run on.

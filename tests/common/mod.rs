@@ -24,6 +24,8 @@ pub const ALICE_CLIENT: (&str, &str) = ("alice", "alice-oauth-secret");
 pub const BOB_CLIENT: (&str, &str) = ("bob", "bob-oauth-secret");
 /// The test server's HS256 key, so tests can mint tokens (expired, misaddressed, ...).
 pub const JWT_SECRET: &str = "test-only-jwt-secret-0123456789abcdef";
+/// The cluster tests' profile sealing key.
+pub const PROFILE_KEY: &str = "test-only-profile-key-0123456789abcdef";
 
 pub fn token(who: (&str, &str)) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", who.0, who.1))
@@ -798,6 +800,8 @@ pub fn cluster_config(redis: &RedisServer) -> Config {
     let mut cfg = config();
     cfg.redis_url = Some(redis.url());
     cfg.heartbeat_ttl_seconds = 2;
+    // Instances that share profiles share the key that seals them (as they share jwt_secret).
+    cfg.profile_key = Some(PROFILE_KEY.into());
     cfg
 }
 

@@ -128,6 +128,7 @@ actions! {
     "pdf" => Pdf(files::Pdf),
     "download" => Download(files::Download),
     "scrape" => Scrape(read::Scrape),
+    "save_profile" => SaveProfile(crate::engine::profile::SaveProfile),
 }
 
 fn parse_payload<T: DeserializeOwned>(payload: Value) -> Result<T, String> {
@@ -189,9 +190,10 @@ impl Action {
                     )));
                 }
                 for (i, a) in b.actions.iter().enumerate() {
-                    if matches!(a, Action::Batch(_)) {
+                    if matches!(a, Action::Batch(_) | Action::SaveProfile(_)) {
                         return Err(EngineError::BadInput(format!(
-                            "payload.actions[{i}]: a batch cannot hold a batch"
+                            "payload.actions[{i}]: a batch cannot hold a {}",
+                            a.kind()
                         )));
                     }
                     a.validate()
@@ -268,6 +270,10 @@ pub async fn run(
         | Action::Download(_)
         | Action::Pdf(_) => Err(EngineError::Internal(
             "tab and file actions run on a session's tabs (Engine::run_on)".into(),
+        )),
+        // The session registry saves profiles: it knows the tenant and the profile store.
+        Action::SaveProfile(_) => Err(EngineError::Internal(
+            "save_profile is run by the session registry".into(),
         )),
         Action::Scrape(s) => read::scrape(page, s).await,
     }

@@ -12,8 +12,23 @@ pub(super) async fn answer_paused(
     state: &PageState,
     policy: &Policy,
 ) {
+    if matches!(rewrite, Some(Rewrite::Stub)) {
+        let stub = FulfillRequest {
+            request_id: request_id.to_string(),
+            response_code: 200,
+            response_headers: vec![HeaderEntry {
+                name: "Content-Type".into(),
+                value: "text/html".into(),
+            }],
+            body: String::new(),
+        };
+        if let Err(e) = conn.exec_on(session, &stub, CALL_TIMEOUT).await {
+            tracing::debug!(%e, "answering a stub document failed");
+        }
+        return;
+    }
     let checked = match &rewrite {
-        Some(Rewrite::Refuse) => Err(()),
+        Some(Rewrite::Refuse) | Some(Rewrite::Stub) => Err(()),
         Some(Rewrite::Send(r)) => policy.check_request(r.url.as_str()).await.map_err(|why| {
             refused(state, url, &why);
         }),
@@ -66,6 +81,9 @@ pub(super) enum Rewrite {
     Send(Box<HttpRequest>),
     /// A redirect hop past the goto's `max_redirects`.
     Refuse,
+    /// An empty document of our own at that URL (a profile's storage is written into its
+    /// origin there): nothing goes to the network.
+    Stub,
 }
 
 /// The main frame's document requests go out with the session's middleware and, on the first
@@ -76,6 +94,10 @@ pub(super) fn rewrite(state: &PageState, p: &Value, main_frame: &str) -> Option<
         return None;
     }
     let mut rw = state.rewrites.lock().ok()?;
+    if rw.stub.is_some() && rw.stub.as_deref() == p.pointer("/request/url").and_then(Value::as_str)
+    {
+        return Some(Rewrite::Stub);
+    }
     if rw.middleware.is_empty() && rw.pending.is_none() {
         return None;
     }

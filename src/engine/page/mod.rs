@@ -122,6 +122,8 @@ pub struct PageState {
 pub struct Rewrites {
     pub middleware: Vec<Middleware>,
     pub pending: Option<PendingGoto>,
+    /// A URL answered with an empty document of ours (restoring a profile's storage).
+    pub stub: Option<String>,
 }
 
 /// A goto that sends a request of the client's making (seed 004's goto frame).

@@ -12,8 +12,11 @@
 //! | `pp:i:<instance>` | string | a live instance's internal address, expiring (heartbeat) |
 //! | `pp:i:<instance>:sessions` | set | the active sessions it owns |
 //! | `pp:instances` | set | instances that registered (dead ones are found and forgotten) |
+//!
+//! Saved profiles: see `profiles`.
 
 mod fields;
+mod profiles;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -41,6 +44,7 @@ pub struct RedisStore {
     create: Script,
     finish: Script,
     count: Script,
+    profile_put: Script,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
@@ -81,6 +85,7 @@ impl RedisStore {
             create: Script::new(include_str!("create.lua")),
             finish: Script::new(include_str!("finish.lua")),
             count: Script::new(include_str!("count.lua")),
+            profile_put: Script::new(include_str!("profile_put.lua")),
         })
     }
 

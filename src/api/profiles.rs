@@ -1,0 +1,133 @@
+//! A tenant's saved profiles over REST, whichever protocol saved them: `GET /v1/profiles`
+//! lists them, `GET /v1/profiles/{name}` describes one, `DELETE /v1/profiles/{name}` removes
+//! it. Saving is an action of a session (Capture `save_profile`, the agent API's
+//! `POST /sessions/{id}/profiles`); starting from one is each protocol's create option
+//! `profile`. Another tenant's profile is not found, exactly like an unknown name.
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::auth::Tenant;
+use super::errors::ApiError;
+use super::AppState;
+use crate::engine::EngineError;
+use crate::sessions::profiles::store::ProfileMeta;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/profiles", get(list))
+        .route("/v1/profiles/{name}", get(read).delete(remove))
+}
+
+/// A profile as the wire shows it (never its contents).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileEntry {
+    pub name: String,
+    /// Its sealed size, which the caps count.
+    pub size_bytes: u64,
+    /// RFC 3339.
+    pub saved_at: String,
+    pub cookies: usize,
+    /// Origins whose localStorage / sessionStorage it holds.
+    pub origins: usize,
+}
+
+impl From<ProfileMeta> for ProfileEntry {
+    fn from(m: ProfileMeta) -> Self {
+        Self {
+            name: m.name,
+            size_bytes: m.size_bytes,
+            saved_at: m
+                .saved_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            cookies: m.cookies,
+            origins: m.origins,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ProfileList {
+    success: bool,
+    profiles: Vec<ProfileEntry>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ProfileAnswer {
+    success: bool,
+    profile: ProfileEntry,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Deleted {
+    success: bool,
+    deleted: String,
+}
+
+fn failed(e: crate::sessions::profiles::ProfileError) -> ApiError {
+    EngineError::from(e).into()
+}
+
+#[utoipa::path(operation_id = "profiles_list", get, path = "/v1/profiles", tag = "profiles", security(("bearer" = [])),
+    responses((status = 200, description = "Your saved profiles, by name", body = ProfileList),
+        (status = 401, description = "No valid token", body = super::openapi::ErrorBody),
+        (status = 503, description = "The profile store is unreachable", body = super::openapi::ErrorBody)))]
+async fn list(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+) -> Result<Json<ProfileList>, ApiError> {
+    let all = st.sessions.profiles().list(&tenant).await.map_err(failed)?;
+    Ok(Json(ProfileList {
+        success: true,
+        profiles: all.into_iter().map(ProfileEntry::from).collect(),
+    }))
+}
+
+#[utoipa::path(operation_id = "profiles_read", get, path = "/v1/profiles/{name}", tag = "profiles", security(("bearer" = [])), params(("name" = String, Path, description = "The profile's name")),
+    responses((status = 200, description = "The profile", body = ProfileAnswer),
+        (status = 400, description = "Not a profile name", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid token", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such profile of yours", body = super::openapi::ErrorBody),
+        (status = 503, description = "The profile store is unreachable", body = super::openapi::ErrorBody)))]
+async fn read(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(name): Path<String>,
+) -> Result<Json<ProfileAnswer>, ApiError> {
+    let name = crate::sessions::profiles::checked_name(&name).map_err(failed)?;
+    let all = st.sessions.profiles().list(&tenant).await.map_err(failed)?;
+    let found = all.into_iter().find(|m| m.name == name).ok_or_else(|| {
+        failed(crate::sessions::profiles::ProfileError::NotFound(
+            name.to_string(),
+        ))
+    })?;
+    Ok(Json(ProfileAnswer {
+        success: true,
+        profile: found.into(),
+    }))
+}
+
+#[utoipa::path(operation_id = "profiles_delete", delete, path = "/v1/profiles/{name}", tag = "profiles", security(("bearer" = [])), params(("name" = String, Path, description = "The profile's name")),
+    responses((status = 200, description = "Deleted", body = Deleted),
+        (status = 400, description = "Not a profile name", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid token", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such profile of yours", body = super::openapi::ErrorBody),
+        (status = 503, description = "The profile store is unreachable", body = super::openapi::ErrorBody)))]
+async fn remove(
+    State(st): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(name): Path<String>,
+) -> Result<Json<Deleted>, ApiError> {
+    st.sessions
+        .profiles()
+        .delete(&tenant, &name)
+        .await
+        .map_err(failed)?;
+    Ok(Json(Deleted {
+        success: true,
+        deleted: name,
+    }))
+}
