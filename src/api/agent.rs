@@ -7,7 +7,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 pub(super) use super::agent_wire::session_view;
 use super::agent_wire::{action_error_message, step_action, ExecuteBody, StartBody};
@@ -16,7 +16,7 @@ use super::bounds;
 use super::errors::{bad_query, parse_json, parse_json_or_default, ApiError, Body};
 use super::{parsed_for, ts, AppState};
 use crate::engine::actions::observe::ObserveOptions;
-use crate::engine::actions::{Goto, Scrape};
+use crate::engine::actions::{ActionOutput, Goto, Outcome, Scrape};
 use crate::engine::{Action, EngineError};
 use crate::sessions::{ActionRequest, ActionResult, SessionError, SessionRecord};
 
@@ -57,7 +57,10 @@ async fn save_profile(
     match run(&st, &tenant, &id, action, false).await? {
         Ok(done) => Ok(Json(json!({
             "success": true,
-            "profile": done.output.get("profile").cloned().unwrap_or(Value::Null),
+            "profile": match &done.output.result {
+                Outcome::Profile(p) => json!(p.profile),
+                _ => Value::Null,
+            },
         }))),
         Err(e) => Err(e.into()),
     }
@@ -237,49 +240,51 @@ async fn observation(
 }
 
 fn notte_observation(
-    s: &Map<String, Value>,
+    out: &ActionOutput,
     rec: &SessionRecord,
     started: DateTime<Utc>,
     full_space: bool,
 ) -> Value {
-    let vp = |i: usize| s["viewport"].get(i).cloned().unwrap_or(json!(0));
-    let empty = Vec::new();
-    let actions = s["actions"].as_array().unwrap_or(&empty);
+    let Outcome::Observation(s) = &out.result else {
+        return json!({ "session": session_view(rec) });
+    };
+    let vp = |i: usize| s.viewport.get(i).copied().unwrap_or(0);
     // Today's form: the client validates each by type (click needs id; fill/check/select need value).
-    let interaction: Vec<Value> = actions
+    let interaction: Vec<Value> = s
+        .actions
         .iter()
         .map(|a| {
             let mut o = json!({
-                "type": a["type"], "id": a["id"], "category": a["category"], "description": a["description"],
+                "type": a.kind, "id": a.id, "category": a.category, "description": a.description,
             });
-            if a["type"] != "click" {
-                o["value"] = a["defaultValue"].clone();
+            if a.kind != "click" {
+                o["value"] = a.default_value.clone().unwrap_or(Value::Null);
             }
             o
         })
         .collect();
-    let diff = s["diff"] == true;
     let markdown = format!(
         "{}{}",
-        s["markdown"].as_str().unwrap_or_default(),
-        if diff {
+        s.markdown,
+        if s.diff {
             String::new()
         } else {
             action_space::browser_actions::markdown_section()
         }
     );
     let mut space = json!({
-        "markdown": markdown, "description": s["description"], "category": s["category"],
+        "markdown": markdown, "description": s.description, "category": s.category,
         "interaction_actions": interaction,
     });
     if full_space {
         // Seed 002's form: id, description, category, params, status.
-        let listed: Vec<Value> = actions
+        let listed: Vec<Value> = s
+            .actions
             .iter()
             .map(|a| {
                 json!({
-                    "id": a["id"], "description": a["description"], "category": a["category"], "params": a["params"],
-                    "status": if a["disabled"] == true { "disabled" } else { "valid" },
+                    "id": a.id, "description": a.description, "category": a.category, "params": a.params,
+                    "status": if a.disabled { "disabled" } else { "valid" },
                 })
             })
             .collect();
@@ -298,32 +303,30 @@ fn notte_observation(
         space["actions"] = json!(listed);
         space["browser_actions"] = json!(browser);
     }
-    let images: Vec<Value> = s
-        .get("images")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty)
-        .iter()
-        .map(|i| json!({ "id": i["id"], "url": i["url"], "description": i["description"], "category": i["category"] }))
-        .collect();
-    let screenshot = s
-        .get("screenshot")
-        .and_then(|v| v.get("bodyBase64"))
-        .cloned()
-        .unwrap_or(json!(""));
+    let screenshot = out
+        .news
+        .screenshot
+        .as_ref()
+        .and_then(|b| b.body_base64.clone())
+        .unwrap_or_default();
+    let tabs = match &out.news.tabs {
+        Some(t) => json!(t),
+        None => json!([{ "tab_id": 0, "title": s.title, "url": s.url }]),
+    };
     json!({
         "session": session_view(rec),
         "metadata": {
-            "title": s["title"], "url": s["url"],
+            "title": s.title, "url": s.url,
             "viewport": {
                 "scroll_x": vp(0), "scroll_y": vp(1), "viewport_width": vp(2),
                 "viewport_height": vp(3), "total_width": vp(4), "total_height": vp(5),
             },
-            "tabs": s.get("tabs").cloned().unwrap_or_else(|| json!([{ "tab_id": 0, "title": s["title"], "url": s["url"] }])),
+            "tabs": tabs,
             "timestamp": ts(Utc::now()),
         },
         "space": space,
-        "data": { "markdown": s.get("pageMarkdown").cloned().unwrap_or(json!("")), "images": images, "structured": null },
-        "changes": s.get("changes").cloned().unwrap_or(Value::Null),
+        "data": { "markdown": s.page_markdown.clone().unwrap_or_default(), "images": s.images.clone().unwrap_or_default(), "structured": null },
+        "changes": s.changes,
         "progress": { "current_step": rec.steps(), "max_steps": rec.options.max_steps },
         "screenshot": screenshot,
         "started_at": ts(started),
@@ -441,7 +444,10 @@ async fn execute(
             });
             match kind.as_str() {
                 "evaluate_js" => {
-                    let v = out.get("value").cloned().unwrap_or(Value::Null);
+                    let v = match &out.result {
+                        Outcome::Evaluated(e) => e.value.clone(),
+                        _ => Value::Null,
+                    };
                     let text = v
                         .as_str()
                         .map(str::to_string)
@@ -449,8 +455,10 @@ async fn execute(
                     answer["data"] = json!({ "markdown": text });
                 }
                 "scrape" => {
-                    answer["data"] =
-                        json!({ "markdown": out.get("markdown").cloned().unwrap_or(json!("")) })
+                    answer["data"] = json!({ "markdown": match &out.result {
+                            Outcome::Scraped(s) => s.markdown.as_str(),
+                            _ => "",
+                        } })
                 }
                 _ => {}
             }
@@ -510,6 +518,11 @@ async fn scrape(
         Ok(o) => o,
         Err(e) => return Err(e.into()),
     };
+    let Outcome::Scraped(out) = out.result else {
+        return Err(ApiError::from(EngineError::Internal(
+            "scrape answered no page".into(),
+        )));
+    };
     let structured = if b.instructions.is_some() || b.response_format.is_some() {
         json!({
             "success": false,
@@ -518,11 +531,11 @@ async fn scrape(
             "data": null,
         })
     } else {
-        json!({ "success": true, "error": null, "data": out.get("structured").cloned().unwrap_or(Value::Null) })
+        json!({ "success": true, "error": null, "data": out.structured })
     };
-    let mut answer = json!({ "markdown": out.get("markdown").cloned().unwrap_or(json!("")), "structured": structured });
+    let mut answer = json!({ "markdown": out.markdown, "structured": structured });
     if b.scrape_images.unwrap_or(false) {
-        answer["images"] = out.get("images").cloned().unwrap_or(json!([]));
+        answer["images"] = json!(out.images);
     }
     Ok(Json(answer))
 }

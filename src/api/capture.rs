@@ -219,7 +219,7 @@ async fn act(
         "expiresInSeconds".into(),
         Value::from(done.record.expires_in_seconds(Utc::now())),
     );
-    for (k, v) in done.output {
+    for (k, v) in done.output.fields() {
         out.entry(k).or_insert(v);
     }
     Ok(Json(Value::Object(out)))

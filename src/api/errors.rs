@@ -72,7 +72,9 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let mut err = ApiError::new(engine_status(&e), e.to_string());
         if let EngineError::NoMatch { details, .. } = e {
-            err.extra.extend(details);
+            if let Ok(Value::Object(fields)) = serde_json::to_value(&details) {
+                err.extra.extend(fields);
+            }
         }
         err
     }

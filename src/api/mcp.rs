@@ -27,7 +27,7 @@ use super::agent_wire::{action_error_message, session_view, step_action, StartBo
 use super::mcp_args as args;
 use super::AppState;
 use crate::engine::actions::observe::ObserveOptions;
-use crate::engine::actions::{Goto, Scrape, Screenshot};
+use crate::engine::actions::{ActionOutput, Goto, Outcome, Scrape, Screenshot};
 use crate::engine::tabs::{CloseTab, NewTab, SwitchTab};
 use crate::engine::{Action, EngineError};
 use crate::sessions::{ActionRequest, ActionResult, Route, SessionError, Status};
@@ -374,11 +374,10 @@ impl McpTools {
                     ..Scrape::default()
                 };
                 let done = self.run(caller, &id, Action::Scrape(scrape), false).await?;
-                let md = done
-                    .output
-                    .get("markdown")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
+                let md = match &done.output.result {
+                    Outcome::Scraped(s) => s.markdown.as_str(),
+                    _ => "",
+                };
                 Ok(CallToolResult::success(vec![ContentBlock::text(format!(
                     "session_id: {id}\n\n{md}"
                 ))]))
@@ -428,7 +427,7 @@ impl McpTools {
                     }),
                 };
                 let done = self.run(caller, &id, action, false).await?;
-                let tabs = done.output.get("tabs").cloned().unwrap_or(json!([]));
+                let tabs = done.output.news.tabs.unwrap_or_default();
                 Ok(json_answer(json!({ "session_id": id, "tabs": tabs })))
             }
             "files" => {
@@ -605,9 +604,9 @@ impl McpTools {
         let snap = self
             .run(caller, id, Action::Snapshot(opts), screenshot)
             .await?;
-        let s = &snap.output;
-        let text_of = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or_default();
-        let diff = s.get("diff").and_then(Value::as_bool).unwrap_or(false);
+        let Outcome::Observation(s) = &snap.output.result else {
+            return Err(ToolError("the observation answered no page".into()));
+        };
         let mut text = String::new();
         let failed = matches!(said, Some(Err(_)));
         match &said {
@@ -616,21 +615,18 @@ impl McpTools {
             None => {}
         }
         text.push_str(&format!("session_id: {id}\n"));
-        text.push_str(text_of("markdown"));
-        if !diff {
+        text.push_str(&s.markdown);
+        if !s.diff {
             text.push_str(&action_space::browser_actions::markdown_section());
-            let page = text_of("pageMarkdown");
+            let page = s.page_markdown.as_deref().unwrap_or_default();
             if !page.is_empty() {
                 text.push_str("\n## Page content\n");
                 text.push_str(page);
             }
         }
         let mut content = vec![ContentBlock::text(text)];
-        if let Some(png) = s
-            .get("screenshot")
-            .and_then(|v| v.get("bodyBase64"))
-            .and_then(Value::as_str)
-        {
+        let shot = snap.output.news.screenshot.as_ref();
+        if let Some(png) = shot.and_then(|b| b.body_base64.clone()) {
             content.push(ContentBlock::image(png, "image/png"));
         }
         let mut r = if failed {
@@ -639,7 +635,7 @@ impl McpTools {
             CallToolResult::success(content)
         };
         r.structured_content = Some(json!({
-            "session_id": id, "url": s.get("url"), "title": s.get("title"), "changes": s.get("changes"),
+            "session_id": id, "url": s.url, "title": s.title, "changes": s.changes,
         }));
         Ok(r)
     }
@@ -663,30 +659,31 @@ fn checked_id(id: String) -> Result<String, ToolError> {
 }
 
 /// An action's output: an image as image content, the rest as JSON text.
-fn output_answer(id: &str, kind: &str, mut out: Map<String, Value>) -> CallToolResult {
+fn output_answer(id: &str, kind: &str, out: ActionOutput) -> CallToolResult {
     let mut content = Vec::new();
-    let image = out
-        .get("contentType")
-        .and_then(Value::as_str)
-        .filter(|t| t.starts_with("image/"))
-        .map(str::to_string);
-    if let Some(mime) = image {
-        if let Some(Value::String(data)) = out.remove("bodyBase64") {
-            content.push(ContentBlock::image(data, mime));
+    let mut fields = out.fields();
+    if let Outcome::Bytes(b) = &out.result {
+        match (&b.body_base64, b.content_type.starts_with("image/")) {
+            (Some(data), true) => {
+                content.push(ContentBlock::image(data.clone(), b.content_type.clone()));
+                fields.remove("bodyBase64");
+            }
+            // Other bytes (a PDF) are no text for a model: they are a session file (`files`).
+            (Some(data), false) => {
+                fields.insert(
+                    "bodyBase64".into(),
+                    Value::from(format!(
+                        "({} characters left out: the bytes are the session file named under `file`)",
+                        data.len()
+                    )),
+                );
+            }
+            (None, _) => {}
         }
-    } else if let Some(Value::String(data)) = out.remove("bodyBase64") {
-        // Other bytes (a PDF) are no text for a model: they are a session file (`files`).
-        out.insert(
-            "bodyBase64".into(),
-            Value::from(format!(
-                "({} characters left out: the bytes are the session file named under `file`)",
-                data.len()
-            )),
-        );
     }
-    out.insert("session_id".into(), Value::from(id));
-    out.insert("type".into(), Value::from(kind));
-    let v = Value::Object(out);
+    fields.insert("session_id".into(), Value::from(id));
+    fields.insert("type".into(), Value::from(kind));
+    let v = Value::Object(fields);
     content.insert(
         0,
         ContentBlock::text(serde_json::to_string_pretty(&v).unwrap_or_default()),

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::engine::actions::ActionOutput;
+use crate::engine::actions::{ActionOutput, Outcome};
 use crate::engine::actions::{
     Content, Evaluate, Fill, Format, Goto, Screenshot, Target, WaitUntil,
 };
@@ -338,7 +338,7 @@ pub fn parse_action(text: &str, max_redirects: usize) -> Result<Frame, String> {
 }
 
 /// The response frame of an action that succeeded (seed 004's server responses).
-pub fn response(name: &str, mut out: ActionOutput) -> Value {
+pub fn response(name: &str, out: ActionOutput) -> Value {
     let mut frame = Map::new();
     let tag = match name {
         "goto" => "goto",
@@ -350,31 +350,30 @@ pub fn response(name: &str, mut out: ActionOutput) -> Value {
         _ => "closed",
     };
     frame.insert("action".into(), Value::from(tag));
-    match name {
-        "content" => {
-            let content = match out.remove("contentBase64") {
-                Some(b) => b,
-                None => Value::from(
-                    base64::engine::general_purpose::STANDARD.encode(
-                        out.get("content")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default(),
-                    ),
-                ),
+    match (name, &out.result) {
+        // The document's bytes, base64 (the browser's text is encoded here).
+        ("content", Outcome::Content(c)) => {
+            let b64 = match (&c.content_base64, &c.content) {
+                (Some(b), _) => b.clone(),
+                (None, Some(text)) => base64::engine::general_purpose::STANDARD.encode(text),
+                (None, None) => String::new(),
             };
-            frame.insert("content".into(), content);
+            frame.insert("content".into(), Value::from(b64));
         }
-        "evaluate" => {
-            frame.insert("result".into(), out.remove("value").unwrap_or(Value::Null));
+        ("evaluate", Outcome::Evaluated(e)) => {
+            frame.insert("result".into(), e.value.clone());
         }
-        "screenshot" => {
+        ("screenshot", Outcome::Bytes(b)) => {
             frame.insert(
                 "screenshot".into(),
-                out.remove("bodyBase64").unwrap_or(Value::Null),
+                b.body_base64
+                    .clone()
+                    .map(Value::from)
+                    .unwrap_or(Value::Null),
             );
         }
         _ => {
-            for (k, v) in out {
+            for (k, v) in out.fields() {
                 frame.entry(k).or_insert(v);
             }
         }

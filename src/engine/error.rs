@@ -13,7 +13,7 @@ pub enum EngineError {
     #[error("{message}")]
     NoMatch {
         message: String,
-        details: serde_json::Map<String, serde_json::Value>,
+        details: Box<super::actions::output::ElementDone>,
     },
     /// A thing the caller named (a session file) does not exist.
     #[error("{0}")]

@@ -300,19 +300,21 @@ impl Engine {
                     }
                 };
                 let index = tabs.push_arc(tab);
-                out.insert("tab".into(), index.into());
+                out.news.tab = Some(index);
                 out
             }
             Action::SwitchTab(t) => {
                 tabs.switch(t.index)?;
-                actions::output([("tab", t.index.into())])
+                let mut out = ActionOutput::default();
+                out.news.tab = Some(t.index);
+                out
             }
             Action::CloseTab(t) => {
                 let closed = tabs.remove(t.index)?;
                 closed.close_tab().await;
-                ActionOutput::new()
+                ActionOutput::default()
             }
-            Action::ListTabs(_) => ActionOutput::new(),
+            Action::ListTabs(_) => ActionOutput::default(),
             Action::Upload(u) => {
                 within(
                     deadline,
@@ -343,34 +345,27 @@ impl Engine {
             },
         };
         if let Some(why) = hogged {
-            out.insert("tabReplaced".into(), format!("{why}; {REPLACED}").into());
+            out.news.tab_replaced = Some(format!("{why}; {REPLACED}"));
         }
         // Downloads that finished (or were refused) since the last answer: the agent learns
         // of them from the next action's.
-        let news = tabs.files.take_news();
-        if !news.is_empty() {
-            out.insert(
-                "downloads".into(),
-                serde_json::to_value(news).unwrap_or_default(),
-            );
-        }
+        out.news.downloads.extend(tabs.files.take_news());
         let opened = page.state.opened_tab.lock().ok().and_then(|mut o| o.take());
         if let Some(target) = opened {
             let max = self.inner.cfg.max_tabs;
             if tabs.count() >= max {
                 let close = protocol::CloseTarget { target_id: target };
                 let _ = page.conn.exec(&close, Duration::from_secs(5)).await;
-                out.insert(
-                    "tabRefused".into(),
-                    format!("the page opened a tab past the limit of {max} (max_tabs_per_session): it was closed").into(),
-                );
+                out.news.tab_refused = Some(format!(
+                    "the page opened a tab past the limit of {max} (max_tabs_per_session): it was closed"
+                ));
                 return Ok(out);
             }
             match page.adopt(&target, &self.inner.env).await {
                 Ok(tab) => {
                     wait_ready(&tab).await;
                     let index = tabs.push(tab);
-                    out.insert("tab".into(), index.into());
+                    out.news.tab = Some(index);
                 }
                 Err(e) => tracing::warn!(%e, "could not take over the tab a click opened"),
             }
@@ -386,10 +381,7 @@ impl Engine {
         ) {
             return Ok(out);
         }
-        out.insert(
-            "tabs".into(),
-            serde_json::to_value(tabs.info().await).unwrap_or_default(),
-        );
+        out.news.tabs = Some(tabs.info().await);
         Ok(out)
     }
 

@@ -10,7 +10,6 @@ pub mod user_agent;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 pub use cookies::Cookie;
 pub use middleware::Middleware;
@@ -242,35 +241,25 @@ pub struct Exchanged {
     pub content_type: Option<String>,
 }
 
-impl Exchanged {
-    /// The goto result's fields (seed 004), for an action's output.
-    pub fn into_output(self) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("url".into(), Value::from(self.url));
-        m.insert("status_code".into(), Value::from(self.status_code));
-        m.insert(
-            "headers".into(),
-            serde_json::to_value(&self.headers).unwrap_or_default(),
-        );
-        m.insert(
-            "cookies".into(),
-            serde_json::to_value(&self.cookies).unwrap_or_default(),
-        );
-        m.insert(
-            "body".into(),
-            self.body
-                .map(|b| Value::from(base64::engine::general_purpose::STANDARD.encode(b)))
-                .unwrap_or(Value::Null),
-        );
-        m.insert(
-            "redirects".into(),
-            serde_json::to_value(&self.redirects).unwrap_or_default(),
-        );
-        m.insert(
-            "content_type".into(),
-            self.content_type.map(Value::from).unwrap_or(Value::Null),
-        );
-        m
+/// The goto result's fields (seed 004): the body as base64.
+impl Serialize for Exchanged {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Exchanged", 7)?;
+        st.serialize_field("url", &self.url)?;
+        st.serialize_field("status_code", &self.status_code)?;
+        st.serialize_field("headers", &self.headers)?;
+        st.serialize_field("cookies", &self.cookies)?;
+        st.serialize_field(
+            "body",
+            &self
+                .body
+                .as_ref()
+                .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+        )?;
+        st.serialize_field("redirects", &self.redirects)?;
+        st.serialize_field("content_type", &self.content_type)?;
+        st.end()
     }
 }
 

@@ -3,8 +3,8 @@
 //! a link into a GET and a submit control into its form's submission, as a browser would
 //! without running scripts.
 
+use crate::engine::actions::output::ElementDone;
 use scraper::{ElementRef, Html, Selector};
-use serde_json::Map;
 
 use crate::engine::EngineError;
 use crate::exchange::HttpRequest;
@@ -63,14 +63,13 @@ impl Document {
                 "selector: `{selector}` is not a valid CSS selector ({e})"
             ))
         })?;
-        self.html()?.select(&sel).next().ok_or_else(|| {
-            let mut details = Map::new();
-            details.insert("matched".into(), 0.into());
-            EngineError::NoMatch {
+        self.html()?
+            .select(&sel)
+            .next()
+            .ok_or_else(|| EngineError::NoMatch {
                 message: format!("no element matches `{selector}`"),
-                details,
-            }
-        })
+                details: Box::default(),
+            })
     }
 
     /// The URL relative links resolve against (`<base href>` or the document's own).
@@ -316,11 +315,11 @@ impl Document {
                     })
                     .collect();
                 if !options.iter().any(|(_, hit)| *hit) {
-                    let mut details = Map::new();
-                    details.insert("matched".into(), 1.into());
+                    let mut details = ElementDone::default();
+                    details.element.matched = true;
                     return Err(EngineError::NoMatch {
                         message: format!("`{selector}` has no option with value or label `{value}`"),
-                        details,
+                        details: Box::new(details),
                     });
                 }
                 let multiple = el.attr("multiple").is_some();

@@ -8,15 +8,14 @@ pub mod http;
 
 use std::sync::{Arc, Mutex};
 
-use base64::Engine as _;
-use cookie_store::CookieStore;
-use serde_json::Value;
-
-use crate::engine::actions::ActionOutput;
+use crate::engine::actions::output::{Bytes, FetchClick, PageContent, PageUrl};
+use crate::engine::actions::{ActionOutput, Outcome};
 use crate::engine::egress::Egress;
 use crate::engine::policy::Policy;
 use crate::engine::{Action, EngineError};
 use crate::exchange::{Exchanged, HttpRequest, Middleware};
+use base64::Engine as _;
+use cookie_store::CookieStore;
 use document::{Click, Document};
 pub use http::Settings;
 
@@ -60,54 +59,59 @@ impl Fetcher {
                         HttpRequest::get(url)
                     }
                 };
-                self.navigate(req).await
+                Ok(Outcome::Exchanged(Box::new(self.fetch(req).await?)).into())
             }
             Action::Click(t) => {
                 let click = {
                     let doc = self.doc.lock().await;
                     current(&doc)?.click(&t.selector)?
                 };
-                match click {
-                    Click::Navigate(req) => {
-                        let mut out = self.navigate(*req).await?;
-                        out.insert("navigated".into(), Value::Bool(true));
-                        Ok(out)
-                    }
-                    Click::Nothing(why) => Ok(crate::engine::actions::output([
-                        ("navigated", Value::Bool(false)),
-                        ("note", Value::from(why)),
-                    ])),
-                }
+                let clicked = match click {
+                    Click::Navigate(req) => FetchClick {
+                        navigated: true,
+                        note: None,
+                        exchange: Some(self.fetch(*req).await?),
+                    },
+                    Click::Nothing(why) => FetchClick {
+                        navigated: false,
+                        note: Some(why),
+                        exchange: None,
+                    },
+                };
+                Ok(Outcome::FetchClick(Box::new(clicked)).into())
             }
             Action::Fill(f) => {
                 let mut doc = self.doc.lock().await;
                 let d = doc.as_mut().ok_or_else(no_document)?;
                 d.fill(&f.selector, &f.value)?;
-                Ok(ActionOutput::new())
+                Ok(ActionOutput::default())
             }
             Action::Content(_) => {
                 let doc = self.doc.lock().await;
                 let d = current(&doc)?;
-                Ok(crate::engine::actions::output([
-                    ("format", Value::from("raw")),
-                    (
-                        "contentBase64",
-                        Value::from(base64::engine::general_purpose::STANDARD.encode(d.content())),
+                Ok(Outcome::Content(PageContent {
+                    format: "raw",
+                    content: None,
+                    content_base64: Some(
+                        base64::engine::general_purpose::STANDARD.encode(d.content()),
                     ),
-                ]))
+                })
+                .into())
             }
             Action::Url(_) => {
                 let doc = self.doc.lock().await;
-                Ok(crate::engine::actions::output([(
-                    "url",
-                    Value::from(current(&doc)?.url.to_string()),
-                )]))
+                Ok(Outcome::Url(PageUrl {
+                    url: current(&doc)?.url.to_string(),
+                })
+                .into())
             }
             // Nothing is rendered without a browser.
-            Action::Screenshot(_) => Ok(crate::engine::actions::output([
-                ("contentType", Value::from("image/png")),
-                ("bodyBase64", Value::Null),
-            ])),
+            Action::Screenshot(_) => Ok(Outcome::Bytes(Bytes {
+                content_type: "image/png".into(),
+                body_base64: None,
+                file: None,
+            })
+            .into()),
             other => Err(EngineError::Unsupported(format!(
                 "`{}` needs the browser client: this session uses the standard client (plain HTTP, no browser); open one with client: browser",
                 other.kind()
@@ -115,7 +119,8 @@ impl Fetcher {
         }
     }
 
-    async fn navigate(&self, req: HttpRequest) -> Result<ActionOutput, EngineError> {
+    /// Sends the request (following redirects) and keeps its document for later actions.
+    async fn fetch(&self, req: HttpRequest) -> Result<Exchanged, EngineError> {
         let got: Exchanged = http::navigate(
             &self.transport,
             &self.settings,
@@ -136,7 +141,7 @@ impl Fetcher {
             .await
             .map_err(|e| EngineError::Internal(format!("document parse failed: {e}")))?;
         *self.doc.lock().await = Some(doc);
-        Ok(got.into_output())
+        Ok(got)
     }
 }
 

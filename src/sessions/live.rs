@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use super::profiles::Profiles;
 use super::types::{ActionRequest, SessionError};
+use crate::engine::actions::output::{Bytes, ProfileSaved, SavedProfile};
+use crate::engine::actions::Outcome;
 use crate::engine::profile::SaveProfile;
 use crate::engine::tabs::Tabs;
 use crate::engine::{Action, ActionOutput, Engine, EngineError};
@@ -85,10 +87,18 @@ async fn save_profile(
     let work = async {
         let state = engine.browser_state(tabs).await?;
         let meta = who.profiles.save(&who.tenant, &p.name, state).await?;
-        Ok::<_, EngineError>(crate::engine::actions::output([(
-            "profile",
-            serde_json::to_value(meta).unwrap_or_default(),
-        )]))
+        let saved = ProfileSaved {
+            profile: SavedProfile {
+                name: meta.name,
+                size_bytes: meta.size_bytes,
+                saved_at: meta
+                    .saved_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                cookies: meta.cookies,
+                origins: meta.origins,
+            },
+        };
+        Ok::<_, EngineError>(ActionOutput::from(Outcome::Profile(saved)))
     };
     tokio::time::timeout(deadline, work)
         .await
@@ -131,10 +141,11 @@ pub(super) async fn run_action(
         if let (Ok(out), Some(page)) = (result.as_mut(), live.tabs().and_then(|t| t.active())) {
             match crate::engine::actions::screenshot_base64(&page, false).await {
                 Ok(png) => {
-                    out.insert(
-                        "screenshot".into(),
-                        serde_json::json!({ "contentType": "image/png", "bodyBase64": png }),
-                    );
+                    out.news.screenshot = Some(Bytes {
+                        content_type: "image/png".into(),
+                        body_base64: Some(png),
+                        file: None,
+                    });
                 }
                 Err(e) => result = Err(e),
             }

@@ -221,7 +221,7 @@ async fn navigate(
             redirects,
             content_type: doc.mime,
         };
-        return Ok(out.into_output());
+        return Ok(super::Outcome::Exchanged(Box::new(out)).into());
     }
 }
 

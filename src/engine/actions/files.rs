@@ -8,8 +8,9 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::output::{Bytes, Downloaded, Uploaded};
 use super::pointer::{click_el, Locator, MouseButton};
-use super::{js, output, ActionOutput};
+use super::{js, ActionOutput, Outcome};
 use crate::engine::files::{checked_name, SessionFiles};
 use crate::engine::page::Page;
 use crate::engine::protocol::{PrintToPdf, SetFileInputFiles, SetInterceptFileChooserDialog};
@@ -156,7 +157,11 @@ pub async fn upload(
         .await?;
         "chooser"
     };
-    Ok(output([("uploaded", json!(u.files)), ("via", json!(how))]))
+    Ok(Outcome::Uploaded(Uploaded {
+        uploaded: u.files.clone(),
+        via: how,
+    })
+    .into())
 }
 
 /// Paper sizes `pdf` knows, in inches (width, height, portrait).
@@ -262,11 +267,12 @@ pub async fn pdf(page: &Page, files: &SessionFiles, p: &Pdf) -> Result<ActionOut
         None => files.fresh_name("page", "pdf"),
     };
     let entry = files.put(&name, bytes, "pdf").await?;
-    Ok(output([
-        ("contentType", Value::from("application/pdf")),
-        ("bodyBase64", Value::from(printed.data)),
-        ("file", serde_json::to_value(entry).unwrap_or_default()),
-    ]))
+    Ok(Outcome::Bytes(Bytes {
+        content_type: "application/pdf".into(),
+        body_base64: Some(printed.data),
+        file: Some(entry),
+    })
+    .into())
 }
 
 /// Longest wait of `download` for the download its click starts.
@@ -322,18 +328,11 @@ pub async fn download(
     let wait = Duration::from_millis(d.timeout_ms.unwrap_or(30_000));
     let started = std::time::Instant::now();
     loop {
-        let mut news = files.take_news();
-        if let Some(first) = news.first().cloned() {
-            let mut rest: Vec<Value> = earlier
-                .iter()
-                .chain(news.iter().skip(1))
-                .filter_map(|n| serde_json::to_value(n).ok())
-                .collect();
-            news.clear();
-            let mut out = output([("download", serde_json::to_value(&first).unwrap_or_default())]);
-            if !rest.is_empty() {
-                out.insert("downloads".into(), Value::Array(std::mem::take(&mut rest)));
-            }
+        let mut news = files.take_news().into_iter();
+        if let Some(first) = news.next() {
+            // This one is the answer; the others (earlier ones, or several at once) are news.
+            let mut out = ActionOutput::from(Outcome::Downloaded(Downloaded { download: first }));
+            out.news.downloads = earlier.into_iter().chain(news).collect();
             return Ok(out);
         }
         if started.elapsed() >= wait {

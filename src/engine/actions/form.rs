@@ -1,8 +1,10 @@
 //! fill, select and check.
 
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use super::output::{Chosen, ElementDone, SelectOption};
+use super::pointer::element;
 use super::pointer::{locate, mouse_click, settle, Locator, MouseButton};
 use super::{js, ActionOutput};
 use crate::engine::page::Page;
@@ -49,7 +51,7 @@ fn yes() -> bool {
     true
 }
 
-fn refused(loc: Locator<'_>, why: &str, details: Map<String, Value>) -> EngineError {
+fn refused(loc: Locator<'_>, why: &str, details: Box<ElementDone>) -> EngineError {
     EngineError::NoMatch {
         message: format!("cannot act on {}: {why}", loc.describe()),
         details,
@@ -72,7 +74,7 @@ pub async fn fill_el(
         .eval(js::FILL, &loc.arg(json!({ "value": value })))
         .await?;
     if let Some(why) = prep.get("error").and_then(Value::as_str) {
-        return Err(refused(loc, why, el.details));
+        return Err(refused(loc, why, el.failure()));
     }
     if prep["mode"] == "type" {
         if value.is_empty() {
@@ -86,9 +88,9 @@ pub async fn fill_el(
         }
     }
     let value = page.eval(js::READ_VALUE, &loc.arg(json!({}))).await?;
-    let mut out = el.details;
-    out.insert("value".into(), value);
-    Ok(out)
+    let mut out = el.done();
+    out.value = value.as_str().map(str::to_string);
+    Ok(element(out))
 }
 
 pub async fn select(page: &Page, s: &Select) -> Result<ActionOutput, EngineError> {
@@ -117,11 +119,11 @@ pub async fn select_el(
         .eval(js::SELECT, &loc.arg(json!({ "values": values })))
         .await?;
     if let Some(why) = res.get("error").and_then(Value::as_str) {
-        return Err(refused(loc, why, el.details));
+        return Err(refused(loc, why, el.failure()));
     }
     if let Some(missing) = res.get("missing").and_then(Value::as_str) {
-        let mut details = el.details;
-        details.insert("options".into(), res["options"].clone());
+        let mut details = el.failure();
+        details.options = serde_json::from_value::<Vec<SelectOption>>(res["options"].clone()).ok();
         return Err(EngineError::NoMatch {
             message: format!(
                 "no option of {} has the value or label `{missing}`",
@@ -130,10 +132,11 @@ pub async fn select_el(
             details,
         });
     }
-    let mut out = el.details;
-    out.insert("selected".into(), res["selected"].clone());
-    out.insert("labels".into(), res["labels"].clone());
-    Ok(out)
+    let strings = |v: &Value| serde_json::from_value::<Vec<String>>(v.clone()).ok();
+    let mut out = el.done();
+    out.selected = strings(&res["selected"]).map(Chosen::Values);
+    out.labels = strings(&res["labels"]);
+    Ok(element(out))
 }
 
 pub async fn check(page: &Page, c: &Check) -> Result<ActionOutput, EngineError> {
@@ -152,10 +155,10 @@ pub async fn check_el(
         return Err(refused(
             loc,
             "it is not a checkbox, radio button or aria-checked element",
-            el.details,
+            el.failure(),
         ));
     };
-    let mut out = el.details;
+    let mut out = el.done();
     if before != checked {
         let events = page.events()?;
         mouse_click(page, el.point.0, el.point.1, MouseButton::Left, 1).await?;
@@ -172,10 +175,10 @@ pub async fn check_el(
             } else {
                 "clicking it did not change its state (is it disabled or covered?)"
             };
-            return Err(refused(loc, why, after.details));
+            return Err(refused(loc, why, after.failure()));
         }
     }
-    out.insert("checked".into(), Value::Bool(checked));
-    out.insert("changed".into(), Value::Bool(before != checked));
-    Ok(out)
+    out.checked = Some(checked);
+    out.changed = Some(before != checked);
+    Ok(element(out))
 }

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::Value;
 
+use super::output::{Pressed, Typed};
 use super::pointer::{locate, settle, Locator};
-use super::{output, ActionOutput};
+use super::{ActionOutput, Outcome};
 use crate::engine::page::Page;
 use crate::engine::protocol::{DispatchKeyEvent, InsertText};
 use crate::engine::EngineError;
@@ -163,7 +163,7 @@ pub async fn type_keys(page: &Page, t: &Type) -> Result<ActionOutput, EngineErro
             tokio::time::sleep(delay).await;
         }
     }
-    Ok(output([("typed", Value::from(count))]))
+    Ok(Outcome::Typed(Typed { typed: count }).into())
 }
 
 /// `type_text`: inserts the text at once (an IME-style commit, no key events).
@@ -173,7 +173,10 @@ pub async fn insert_text(page: &Page, t: &Type) -> Result<ActionOutput, EngineEr
         text: t.text.clone(),
     })
     .await?;
-    Ok(output([("typed", Value::from(t.text.chars().count()))]))
+    Ok(Outcome::Typed(Typed {
+        typed: t.text.chars().count(),
+    })
+    .into())
 }
 
 pub async fn press(page: &Page, p: &Press) -> Result<ActionOutput, EngineError> {
@@ -215,10 +218,11 @@ pub async fn press(page: &Page, p: &Press) -> Result<ActionOutput, EngineError> 
         key_event(page, "keyUp", m, 0, false).await?;
     }
     settle(page, events).await?;
-    Ok(output([
-        ("key", Value::from(p.key.clone())),
-        ("url", Value::from(super::navigate::page_url(page).await?)),
-    ]))
+    Ok(Outcome::Pressed(Pressed {
+        key: p.key.clone(),
+        url: super::navigate::page_url(page).await?,
+    })
+    .into())
 }
 
 async fn key_stroke(page: &Page, def: &KeyDef, modifiers: u32) -> Result<(), EngineError> {

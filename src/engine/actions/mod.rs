@@ -11,6 +11,7 @@ mod keyboard;
 mod lifecycle;
 mod navigate;
 pub mod observe;
+pub mod output;
 mod pointer;
 mod read;
 
@@ -36,8 +37,8 @@ use super::EngineError;
 /// The goto a protocol may build itself (the WebSocket one adds its exchange).
 pub use navigate::{Goto, WaitUntil};
 
-/// What an action answers besides `success`: merged into the protocol's response.
-pub type ActionOutput = Map<String, Value>;
+pub use output::{ActionOutput, Outcome};
+use output::{BatchDone, BatchItem};
 
 /// Actions a batch may hold, at most.
 pub const MAX_BATCH: usize = 25;
@@ -281,34 +282,40 @@ pub async fn run(
 
 async fn batch(page: &Page, policy: &Policy, b: &Batch) -> Result<ActionOutput, EngineError> {
     let mut results = Vec::with_capacity(b.actions.len());
-    let mut failed = 0;
+    let mut news = output::News::default();
+    let mut failed = 0usize;
     for action in &b.actions {
-        let mut entry = Map::new();
-        entry.insert("type".into(), Value::from(action.kind()));
-        match run(page, policy, action).await {
+        let item = match run(page, policy, action).await {
             Ok(out) => {
-                entry.insert("success".into(), Value::Bool(true));
-                entry.extend(out);
+                news.downloads.extend(out.news.downloads);
+                BatchItem {
+                    kind: action.kind(),
+                    success: true,
+                    error: None,
+                    result: Some(out.result),
+                }
             }
             Err(e) => {
-                failed += 1;
-                entry.insert("success".into(), Value::Bool(false));
-                entry.insert("error".into(), Value::from(e.to_string()));
+                failed = failed.saturating_add(1);
+                BatchItem {
+                    kind: action.kind(),
+                    success: false,
+                    error: Some(e.to_string()),
+                    result: None,
+                }
             }
-        }
-        results.push(Value::Object(entry));
+        };
+        results.push(item);
         if failed > 0 && b.stop_on_error {
             break;
         }
     }
-    let mut out = Map::new();
-    out.insert("completed".into(), Value::from(results.len() - failed));
-    out.insert("failed".into(), Value::from(failed));
-    out.insert("results".into(), Value::Array(results));
-    Ok(out)
-}
-
-/// Builds an output map from `(key, value)` pairs.
-pub(crate) fn output<const N: usize>(pairs: [(&str, Value); N]) -> ActionOutput {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    Ok(ActionOutput {
+        result: Outcome::Batch(BatchDone {
+            completed: results.len().saturating_sub(failed),
+            failed,
+            results,
+        }),
+        news,
+    })
 }

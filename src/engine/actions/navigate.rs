@@ -6,7 +6,8 @@ use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 pub use super::lifecycle::WaitUntil;
 use super::lifecycle::{self, navigation_error, Step};
-use super::{output, ActionOutput};
+use super::output::PageUrl;
+use super::{ActionOutput, Outcome};
 use crate::engine::cdp::Event;
 use crate::engine::page::Page;
 use crate::engine::policy::Policy;
@@ -162,5 +163,5 @@ async fn current_url(page: &Page, seen: Option<String>) -> Result<ActionOutput, 
         Some(u) => u,
         None => page_url(page).await?,
     };
-    Ok(output([("url", Value::from(url))]))
+    Ok(Outcome::Url(PageUrl { url }).into())
 }

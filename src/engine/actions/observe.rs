@@ -1,10 +1,11 @@
 //! observe (the collector, one evaluate, in our isolated world) and step (run an agent id).
 
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use super::output::{Chosen, ElementDone, InvalidField, ListedAction, Observation};
 use super::pointer::{click_el, settle, Locator, MouseButton};
-use super::{form, keyboard, ActionOutput};
+use super::{form, keyboard, ActionOutput, Outcome};
 use crate::engine::page::Page;
 use crate::engine::EngineError;
 use action_space::changes::{self, Changes, Seen};
@@ -179,17 +180,20 @@ pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput
         .map(|e| e.id.as_str())
         .chain(changes.changed.iter().map(|e| e.id.as_str()))
         .collect();
-    let actions: Vec<Value> = v
+    let actions: Vec<ListedAction> = v
         .space
         .actions
         .iter()
         .filter(|a| !diff || changed_ids.contains(a.id.as_str()))
-        .map(|a| {
-            json!({
-                "id": a.id, "type": a.kind.name(), "category": a.category, "description": a.description,
-                "params": a.params, "inViewport": a.in_viewport, "disabled": a.disabled,
-                "defaultValue": a.default_value,
-            })
+        .map(|a| ListedAction {
+            id: a.id.clone(),
+            kind: a.kind.name(),
+            category: a.category.clone(),
+            description: a.description.clone(),
+            params: a.params.clone(),
+            in_viewport: a.in_viewport,
+            disabled: a.disabled,
+            default_value: a.default_value.clone(),
         })
         .collect();
     let markdown = if diff {
@@ -199,31 +203,33 @@ pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput
     } else {
         format!("{}{}", v.space.markdown, changes.markdown())
     };
-    let mut out = Map::new();
-    out.insert("url".into(), json!(v.url));
-    out.insert("title".into(), json!(v.title));
-    out.insert("category".into(), json!(v.category));
-    out.insert("description".into(), json!(v.description));
-    out.insert("markdown".into(), json!(markdown));
-    out.insert("actions".into(), Value::Array(actions));
-    out.insert("omitted".into(), json!(v.space.omitted));
-    out.insert("omittedBelowFold".into(), json!(v.space.omitted_below_fold));
-    out.insert("viewport".into(), json!(v.viewport));
-    out.insert("changes".into(), json!(changes));
-    out.insert("diff".into(), json!(diff));
-    if let Some(raw) = raw {
-        out.insert("collector".into(), raw);
-    }
-    if opts.page_content {
+    let (page_markdown, images) = if opts.page_content {
         let page_md = if diff {
             changes.new_text.join("\n")
         } else {
             v.markdown
         };
-        out.insert("pageMarkdown".into(), json!(page_md));
-        out.insert("images".into(), json!(v.images));
-    }
-    Ok(out)
+        (Some(page_md), Some(v.images))
+    } else {
+        (None, None)
+    };
+    Ok(Outcome::Observation(Box::new(Observation {
+        url: v.url,
+        title: v.title,
+        category: v.category,
+        description: v.description,
+        markdown,
+        actions,
+        omitted: v.space.omitted,
+        omitted_below_fold: v.space.omitted_below_fold,
+        viewport: v.viewport,
+        changes,
+        diff,
+        collector: raw,
+        page_markdown,
+        images,
+    }))
+    .into())
 }
 
 /// Refuses a step on an id whose element changed role or accessible name since the observe
@@ -302,7 +308,8 @@ async fn pick_aria_option(
         }
         if let (true, Some(option)) = (r["found"] == true, r["id"].as_str()) {
             let mut out = super::pointer::click_el_strict(page, Locator::Id(option)).await?;
-            out.insert("selected".into(), r["label"].clone());
+            let label = r["label"].as_str().map(|l| Chosen::Label(l.to_string()));
+            with_element(&mut out, |e| e.selected = label);
             return Ok(out);
         }
         if started.elapsed() >= OPTION_WAIT {
@@ -321,7 +328,7 @@ async fn pick_aria_option(
                         labels.join(", ")
                     }
                 ),
-                details: el.details,
+                details: el.failure(),
             });
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -332,7 +339,7 @@ async fn pick_aria_option(
 /// stopped: the browser still shows its messages, and the answer names each invalid field.
 async fn click_checked(page: &Page, loc: Locator<'_>) -> Result<ActionOutput, EngineError> {
     let check = page.eval(super::js::VALIDITY, &loc.arg(json!({}))).await?;
-    let mut out = super::pointer::click_el_strict(page, loc).await?;
+    let out = super::pointer::click_el_strict(page, loc).await?;
     let invalid = check["invalid"].as_array().cloned().unwrap_or_default();
     if invalid.is_empty() {
         return Ok(out);
@@ -347,13 +354,19 @@ async fn click_checked(page: &Page, loc: Locator<'_>) -> Result<ActionOutput, En
             )
         })
         .collect();
-    out.insert("invalidFields".into(), Value::Array(invalid));
+    let fields: Vec<InvalidField> =
+        serde_json::from_value(Value::Array(invalid)).unwrap_or_default();
+    let mut details = match out.result {
+        Outcome::Element(e) => e,
+        _ => Box::default(),
+    };
+    details.invalid_fields = Some(fields);
     Err(EngineError::NoMatch {
         message: format!(
             "the form was not submitted: the browser's validation stopped it ({})",
             why.join("; ")
         ),
-        details: out,
+        details,
     })
 }
 
@@ -415,7 +428,7 @@ pub async fn step(page: &Page, s: &Step) -> Result<ActionOutput, EngineError> {
             if s.kind.is_none() && matches!(s.value, None | Some(Value::Null)) && !s.enter =>
         {
             let mut out = click_el(page, loc, None, MouseButton::Left, 1).await?;
-            out.insert("focused".into(), json!(true));
+            with_element(&mut out, |e| e.focused = Some(true));
             out
         }
         Kind::Fill => {
@@ -435,7 +448,8 @@ pub async fn step(page: &Page, s: &Step) -> Result<ActionOutput, EngineError> {
                 let events = page.events()?;
                 keyboard::press_named(page, "Enter").await?;
                 settle(page, events).await?;
-                out.insert("url".into(), json!(super::navigate::page_url(page).await?));
+                let url = super::navigate::page_url(page).await?;
+                with_element(&mut out, |e| e.url = Some(url));
             }
             out
         }
@@ -484,17 +498,25 @@ pub async fn step(page: &Page, s: &Step) -> Result<ActionOutput, EngineError> {
             let radio = el.raw["type"] == "radio" || el.raw["role"] == "radio";
             let want = wanted.unwrap_or(radio || !now.unwrap_or(false));
             let mut out = form::check_el(page, loc, want, None).await?;
-            if out.get("changed") == Some(&Value::Bool(false)) {
-                let state = if want { "checked" } else { "unchecked" };
-                out.insert(
-                    "note".into(),
-                    json!(format!("{} was already {state}", s.id)),
-                );
-            }
+            let state = if want { "checked" } else { "unchecked" };
+            with_element(&mut out, |e| {
+                if e.changed == Some(false) {
+                    e.note = Some(format!("{} was already {state}", s.id));
+                }
+            });
             out
         }
     };
-    out.insert("id".into(), json!(s.id));
-    out.insert("type".into(), json!(kind.name()));
+    with_element(&mut out, |e| {
+        e.id = Some(s.id.clone());
+        e.kind = Some(kind.name());
+    });
     Ok(out)
+}
+
+/// Adds to an element action's result (every step answers one).
+fn with_element(out: &mut ActionOutput, f: impl FnOnce(&mut ElementDone)) {
+    if let Outcome::Element(e) = &mut out.result {
+        f(e);
+    }
 }

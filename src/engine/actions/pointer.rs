@@ -4,9 +4,10 @@
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::{js, output, ActionOutput, MAX_DRAG_POINTS};
+use super::output::{ElementDone, ElementReport, MouseAt, XY};
+use super::{js, ActionOutput, Outcome, MAX_DRAG_POINTS};
 use crate::engine::page::Page;
 use crate::engine::protocol::DispatchMouseEvent;
 use crate::engine::EngineError;
@@ -143,9 +144,21 @@ impl Locator<'_> {
 /// What the locator reported of an element that is there and visible.
 pub struct Located {
     pub point: (f64, f64),
-    /// The diagnostics Capture returns: matched, visible, elementText, tagName, attributes, ...
-    pub details: Map<String, Value>,
+    /// What the page showed of the element (answered with the action and its failures).
+    pub details: ElementReport,
     pub raw: Value,
+}
+
+impl Located {
+    /// An element action's result, starting from the element.
+    pub fn done(&self) -> ElementDone {
+        ElementDone::of(self.details.clone())
+    }
+
+    /// A failure's details: the element as the page showed it.
+    pub fn failure(&self) -> Box<ElementDone> {
+        Box::new(self.done())
+    }
 }
 
 /// Waits (up to `timeout_ms`) for the element to exist and be visible, scrolled into view.
@@ -216,35 +229,20 @@ pub async fn locate(
             };
             return Err(EngineError::NoMatch {
                 message,
-                details: diagnostics(&found),
+                details: Box::new(ElementDone::of(diagnostics(&found))),
             });
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
-fn diagnostics(found: &Value) -> Map<String, Value> {
-    let mut d = Map::new();
-    d.insert(
-        "matched".into(),
-        found.get("matched").cloned().unwrap_or(Value::Bool(false)),
-    );
-    d.insert(
-        "visible".into(),
-        found.get("visible").cloned().unwrap_or(Value::Bool(false)),
-    );
-    for key in [
-        "elementText",
-        "tagName",
-        "attributes",
-        "boundingBox",
-        "obscuredBy",
-    ] {
-        if let Some(v) = found.get(key).filter(|v| !v.is_null()) {
-            d.insert(key.into(), v.clone());
-        }
-    }
-    d
+fn diagnostics(found: &Value) -> ElementReport {
+    // What locate.js reports; a field of another shape is left out rather than failing.
+    serde_json::from_value(found.clone()).unwrap_or_else(|_| ElementReport {
+        matched: found["matched"] == true,
+        visible: found["visible"] == true,
+        ..ElementReport::default()
+    })
 }
 
 pub async fn click(page: &Page, t: &Target) -> Result<ActionOutput, EngineError> {
@@ -299,7 +297,7 @@ pub async fn click_el_strict(page: &Page, loc: Locator<'_>) -> Result<ActionOutp
                 "{} is covered by {by}: nothing was clicked (close or scroll away what covers it, then observe again)",
                 loc.describe()
             ),
-            details: el.details,
+            details: el.failure(),
         });
     }
     click_at(page, el, MouseButton::Left, 1).await
@@ -351,31 +349,25 @@ async fn click_at(
         .ok()
         .flatten();
     }
-    let mut out = el.details;
-    out.insert("clickedPoint".into(), json!({ "x": x, "y": y }));
+    let mut out = el.done();
+    out.clicked_point = Some(XY { x, y });
     if let Some(t) = new_tab {
         if let Ok(mut o) = page.state.opened_tab.lock() {
             *o = Some(t);
         }
     }
-    out.insert(
-        "url".into(),
-        Value::from(super::navigate::page_url(page).await?),
-    );
-    Ok(out)
+    out.url = Some(super::navigate::page_url(page).await?);
+    Ok(element(out))
 }
 
 pub async fn hover(page: &Page, t: &Target) -> Result<ActionOutput, EngineError> {
     let el = locate(page, Locator::Css(&t.selector), t.timeout_ms, false).await?;
     let (x, y) = el.point;
     mouse(page, "mouseMoved", x, y, "none", 0).await?;
-    let mut out = el.details;
-    out.insert("hoveredPoint".into(), json!({ "x": x, "y": y }));
-    out.insert(
-        "url".into(),
-        Value::from(super::navigate::page_url(page).await?),
-    );
-    Ok(out)
+    let mut out = el.done();
+    out.hovered_point = Some(XY { x, y });
+    out.url = Some(super::navigate::page_url(page).await?);
+    Ok(element(out))
 }
 
 pub async fn move_mouse(page: &Page, p: &Point) -> Result<ActionOutput, EngineError> {
@@ -398,14 +390,21 @@ pub async fn drag(page: &Page, d: &Drag) -> Result<ActionOutput, EngineError> {
         mouse(page, "mouseMoved", p.x, p.y, "left", 0).await?;
     }
     mouse(page, "mouseReleased", last.x, last.y, "left", 1).await?;
-    let mut out = cursor_position(page);
-    out.insert("points".into(), Value::from(d.path.len()));
-    Ok(out)
+    Ok(mouse_at(page, Some(d.path.len())).into())
 }
 
 pub fn cursor_position(page: &Page) -> ActionOutput {
+    mouse_at(page, None).into()
+}
+
+fn mouse_at(page: &Page, points: Option<usize>) -> Outcome {
     let (x, y) = page.state.mouse.lock().map(|m| *m).unwrap_or((0.0, 0.0));
-    output([("x", json!(x)), ("y", json!(y))])
+    Outcome::Mouse(MouseAt { x, y, points })
+}
+
+/// An element action's answer.
+pub fn element(done: ElementDone) -> ActionOutput {
+    Outcome::Element(Box::new(done)).into()
 }
 
 /// A full click: move, press, release at (x, y).

@@ -7,7 +7,11 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{output, ActionOutput, MAX_QUERY_LIMIT, MAX_WAIT_TIMEOUT_MS};
+use super::output::{
+    Bytes, Evaluated, Logs as LogList, PageContent, PageTitle, PageUrl, QueryResult, Scraped,
+    Scrolled, Structured, Waited,
+};
+use super::{ActionOutput, Outcome, MAX_QUERY_LIMIT, MAX_WAIT_TIMEOUT_MS};
 use crate::engine::page::{LogEntry, Page};
 use crate::engine::protocol::{CaptureScreenshot, Clip, GetLayoutMetrics};
 use crate::engine::EngineError;
@@ -195,12 +199,11 @@ pub async fn scroll(page: &Page, s: &Scroll) -> Result<ActionOutput, EngineError
                 "no element matches `{}`",
                 s.selector.as_deref().unwrap_or_default()
             ),
-            details: output([("matched", Value::Bool(false))]),
+            details: Box::default(),
         });
     }
-    let mut out = res.as_object().cloned().unwrap_or_default();
-    out.remove("matched");
-    Ok(out)
+    let scrolled: Scrolled = serde_json::from_value(res).unwrap_or_default();
+    Ok(Outcome::Scrolled(scrolled).into())
 }
 
 pub async fn wait_for_selector(
@@ -227,14 +230,13 @@ pub async fn wait_for_selector(
         }
         let ready = res["matched"] == true && (!w.visible || res["visible"] == true);
         if ready {
-            return Ok(output([
-                ("matched", Value::Bool(true)),
-                ("visible", res["visible"].clone()),
-                (
-                    "waitedMs",
-                    Value::from(started.elapsed().as_millis() as u64),
-                ),
-            ]));
+            return Ok(Outcome::Waited(Waited {
+                matched: Some(true),
+                visible: res["visible"].as_bool(),
+                waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                clamped: None,
+            })
+            .into());
         }
         if started.elapsed() >= Duration::from_millis(timeout) {
             let what = if w.visible {
@@ -254,10 +256,13 @@ pub async fn wait_for_selector(
 pub async fn wait_for_timeout(w: &WaitForTimeout) -> Result<ActionOutput, EngineError> {
     let ms = w.timeout_ms.min(MAX_WAIT_TIMEOUT_MS);
     tokio::time::sleep(Duration::from_millis(ms)).await;
-    Ok(output([
-        ("waitedMs", Value::from(ms)),
-        ("clamped", Value::Bool(w.timeout_ms > MAX_WAIT_TIMEOUT_MS)),
-    ]))
+    Ok(Outcome::Waited(Waited {
+        matched: None,
+        visible: None,
+        waited_ms: ms,
+        clamped: Some(w.timeout_ms > MAX_WAIT_TIMEOUT_MS),
+    })
+    .into())
 }
 
 /// A PNG of the viewport or the whole page, base64-encoded.
@@ -316,10 +321,12 @@ fn output_too_large(what: &str, size: usize) -> EngineError {
 
 pub async fn screenshot(page: &Page, s: &Screenshot) -> Result<ActionOutput, EngineError> {
     let data = screenshot_base64(page, s.full_page).await?;
-    Ok(output([
-        ("contentType", Value::from("image/png")),
-        ("bodyBase64", Value::from(data)),
-    ]))
+    Ok(Outcome::Bytes(Bytes {
+        content_type: "image/png".into(),
+        body_base64: Some(data),
+        file: None,
+    })
+    .into())
 }
 
 pub async fn content(page: &Page, c: &Content) -> Result<ActionOutput, EngineError> {
@@ -348,10 +355,12 @@ pub async fn content(page: &Page, c: &Content) -> Result<ActionOutput, EngineErr
         .await
         .map_err(|e| EngineError::Internal(format!("content conversion failed: {e}")))?,
     };
-    Ok(output([
-        ("format", Value::from(name)),
-        ("content", Value::from(content)),
-    ]))
+    Ok(Outcome::Content(PageContent {
+        format: name,
+        content: Some(content),
+        content_base64: None,
+    })
+    .into())
 }
 
 pub async fn query(page: &Page, q: &Query) -> Result<ActionOutput, EngineError> {
@@ -367,31 +376,37 @@ pub async fn query(page: &Page, q: &Query) -> Result<ActionOutput, EngineError> 
             q.selector
         )));
     }
-    let elements = res["elements"].clone();
-    let count = elements.as_array().map(Vec::len).unwrap_or(0);
-    Ok(output([
-        ("selector", Value::from(q.selector.clone())),
-        ("fields", json!(q.fields)),
-        ("attributes", json!(q.attributes)),
-        ("limit", Value::from(limit)),
-        ("count", Value::from(count)),
-        ("totalMatched", res["total"].clone()),
-        ("elements", elements),
-    ]))
+    let elements = res["elements"].as_array().cloned().unwrap_or_default();
+    Ok(Outcome::Query(QueryResult {
+        selector: q.selector.clone(),
+        fields: q.fields.clone(),
+        attributes: q.attributes.clone(),
+        limit,
+        count: elements.len(),
+        total_matched: res["total"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(elements.len()),
+        elements,
+    })
+    .into())
 }
 
 pub async fn title(page: &Page) -> Result<ActionOutput, EngineError> {
     let t = page
         .eval("function () { return document.title; }", &Value::Null)
         .await?;
-    Ok(output([("title", t)]))
+    Ok(Outcome::Title(PageTitle {
+        title: t.as_str().unwrap_or_default().to_string(),
+    })
+    .into())
 }
 
 pub async fn url(page: &Page) -> Result<ActionOutput, EngineError> {
-    Ok(output([(
-        "url",
-        Value::from(super::navigate::page_url(page).await?),
-    )]))
+    Ok(Outcome::Url(PageUrl {
+        url: super::navigate::page_url(page).await?,
+    })
+    .into())
 }
 
 pub fn logs(log: &Mutex<VecDeque<LogEntry>>, l: &Logs) -> ActionOutput {
@@ -400,10 +415,11 @@ pub fn logs(log: &Mutex<VecDeque<LogEntry>>, l: &Logs) -> ActionOutput {
         Ok(g) => g.iter().cloned().collect(),
         Err(_) => Vec::new(),
     };
-    output([
-        ("count", Value::from(entries.len())),
-        ("entries", json!(entries)),
-    ])
+    Outcome::Logs(LogList {
+        count: entries.len(),
+        entries,
+    })
+    .into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -425,7 +441,7 @@ pub async fn evaluate(page: &Page, e: &Evaluate) -> Result<ActionOutput, EngineE
     if size > MAX_OUTPUT_BYTES {
         return Err(output_too_large("the expression's value", size));
     }
-    Ok(output([("value", value)]))
+    Ok(Outcome::Evaluated(Evaluated { value }).into())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -478,7 +494,7 @@ pub async fn scrape(page: &Page, s: &Scrape) -> Result<ActionOutput, EngineError
                 "no element matches `{}`",
                 s.selector.as_deref().unwrap_or_default()
             ),
-            details: output([("matched", Value::Bool(false))]),
+            details: Box::default(),
         });
     }
     // The text is the readable page the observe answers (what is rendered; hidden content
@@ -501,14 +517,19 @@ pub async fn scrape(page: &Page, s: &Scrape) -> Result<ActionOutput, EngineError
     .await
     .map_err(|e| EngineError::Internal(format!("scrape failed: {e}")))?
     .map_err(|e| EngineError::Internal(format!("collector answered an unexpected shape: {e}")))?;
-    let structured = json!({ "jsonld": r["jsonld"], "meta": r["meta"], "tables": r["tables"] });
-    Ok(output([
-        ("url", r["url"].clone()),
-        ("title", r["title"].clone()),
-        ("markdown", Value::from(markdown)),
-        ("images", r["images"].clone()),
-        ("structured", structured),
-    ]))
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    Ok(Outcome::Scraped(Box::new(Scraped {
+        url: text(&r["url"]),
+        title: text(&r["title"]),
+        markdown,
+        images: r["images"].as_array().cloned().unwrap_or_default(),
+        structured: Structured {
+            jsonld: r["jsonld"].clone(),
+            meta: r["meta"].clone(),
+            tables: r["tables"].clone(),
+        },
+    }))
+    .into())
 }
 
 /// A JSON value's serialised size in bytes, without building the text.
