@@ -344,25 +344,7 @@ async fn a_profile_saved_on_one_instance_starts_a_session_on_another() {
         Pp::start(cluster_config(&redis)),
         Pp::start(cluster_config(&redis))
     );
-    let id = a
-        .session_at(ALICE, json!({ "url": fx.url("/capture/login.html") }))
-        .await;
-    a.ok(
-        ALICE,
-        &id,
-        "fill",
-        json!({ "selector": "#user", "value": "alice" }),
-    )
-    .await;
-    a.ok(ALICE, &id, "click", json!({ "selector": "button" }))
-        .await;
-    a.ok(
-        ALICE,
-        &id,
-        "goto",
-        json!({ "url": fx.url("/capture/account.html") }),
-    )
-    .await;
+    let id = signed_in_session(&a, &fx).await;
     a.ok(ALICE, &id, "save_profile", json!({ "name": "shared" }))
         .await;
 
@@ -404,10 +386,7 @@ async fn a_profile_saved_on_one_instance_starts_a_session_on_another() {
         json!({ "url": fx.url("/capture/account.html") }),
     )
     .await;
-    assert_eq!(
-        b.text(ALICE, &on_b, "#who").await,
-        "Signed in as alice (tab-of-alice; pref=dark)"
-    );
+    assert_eq!(b.text(ALICE, &on_b, "#who").await, SIGNED_IN);
     let (status, _) = b
         .send(
             Method::POST,

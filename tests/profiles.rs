@@ -10,33 +10,6 @@ use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const SIGNED_IN: &str = "Signed in as alice (tab-of-alice; pref=dark)";
-
-/// Signs in as alice on the fixture site in a new Capture session; returns its id.
-async fn signed_in_session(pp: &Pp, fx: &Fixtures) -> String {
-    let id = pp
-        .session_at(ALICE, json!({ "url": fx.url("/capture/login.html") }))
-        .await;
-    pp.ok(
-        ALICE,
-        &id,
-        "fill",
-        json!({ "selector": "#user", "value": "alice" }),
-    )
-    .await;
-    pp.ok(ALICE, &id, "click", json!({ "selector": "button" }))
-        .await;
-    pp.ok(
-        ALICE,
-        &id,
-        "goto",
-        json!({ "url": fx.url("/capture/account.html") }),
-    )
-    .await;
-    assert_eq!(pp.text(ALICE, &id, "#who").await, SIGNED_IN);
-    id
-}
-
 /// The cookies the fixture server received, through the echo page.
 async fn sent_cookies(pp: &Pp, fx: &Fixtures, id: &str) -> String {
     pp.ok(ALICE, id, "goto", json!({ "url": fx.url("/echo") }))

@@ -26,6 +26,24 @@ pub struct ErrorBody {
     request_id: String,
 }
 
+/// The errors a request about a saved profile may answer.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // response documentation only
+pub enum ProfileErrors {
+    /// Not a profile name (named in `error`).
+    #[response(status = 400)]
+    BadRequest(#[to_schema] ErrorBody),
+    /// No valid bearer token.
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] ErrorBody),
+    /// No such profile of yours (another tenant's reads the same).
+    #[response(status = 404)]
+    NotFound(#[to_schema] ErrorBody),
+    /// The profile store (Redis) is unreachable.
+    #[response(status = 503)]
+    Unavailable(#[to_schema] ErrorBody),
+}
+
 /// The errors any authenticated session request may answer.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // response documentation only

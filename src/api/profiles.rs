@@ -72,9 +72,7 @@ fn failed(e: crate::sessions::profiles::ProfileError) -> ApiError {
 }
 
 #[utoipa::path(operation_id = "profiles_list", get, path = "/v1/profiles", tag = "profiles", security(("bearer" = [])),
-    responses((status = 200, description = "Your saved profiles, by name", body = ProfileList),
-        (status = 401, description = "No valid token", body = super::openapi::ErrorBody),
-        (status = 503, description = "The profile store is unreachable", body = super::openapi::ErrorBody)))]
+    responses((status = 200, description = "Your saved profiles, by name", body = ProfileList), super::openapi::ProfileErrors))]
 async fn list(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -87,11 +85,7 @@ async fn list(
 }
 
 #[utoipa::path(operation_id = "profiles_read", get, path = "/v1/profiles/{name}", tag = "profiles", security(("bearer" = [])), params(("name" = String, Path, description = "The profile's name")),
-    responses((status = 200, description = "The profile", body = ProfileAnswer),
-        (status = 400, description = "Not a profile name", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid token", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such profile of yours", body = super::openapi::ErrorBody),
-        (status = 503, description = "The profile store is unreachable", body = super::openapi::ErrorBody)))]
+    responses((status = 200, description = "The profile", body = ProfileAnswer), super::openapi::ProfileErrors))]
 async fn read(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
@@ -111,11 +105,7 @@ async fn read(
 }
 
 #[utoipa::path(operation_id = "profiles_delete", delete, path = "/v1/profiles/{name}", tag = "profiles", security(("bearer" = [])), params(("name" = String, Path, description = "The profile's name")),
-    responses((status = 200, description = "Deleted", body = Deleted),
-        (status = 400, description = "Not a profile name", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid token", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such profile of yours", body = super::openapi::ErrorBody),
-        (status = 503, description = "The profile store is unreachable", body = super::openapi::ErrorBody)))]
+    responses((status = 200, description = "Deleted", body = Deleted), super::openapi::ProfileErrors))]
 async fn remove(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,

@@ -816,3 +816,32 @@ pub fn action_id(obs: &Value, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in {}", obs["space"]["markdown"]))
         .to_string()
 }
+
+/// What the account fixture shows once alice signed in on the login fixture.
+pub const SIGNED_IN: &str = "Signed in as alice (tab-of-alice; pref=dark)";
+
+/// Signs in as alice on the login fixture in a new Capture session (storage, a readable
+/// cookie, an HttpOnly session cookie) and lands on the account page; returns the session id.
+pub async fn signed_in_session(pp: &Pp, fx: &Fixtures) -> String {
+    let id = pp
+        .session_at(ALICE, json!({ "url": fx.url("/capture/login.html") }))
+        .await;
+    pp.ok(
+        ALICE,
+        &id,
+        "fill",
+        json!({ "selector": "#user", "value": "alice" }),
+    )
+    .await;
+    pp.ok(ALICE, &id, "click", json!({ "selector": "button" }))
+        .await;
+    pp.ok(
+        ALICE,
+        &id,
+        "goto",
+        json!({ "url": fx.url("/capture/account.html") }),
+    )
+    .await;
+    assert_eq!(pp.text(ALICE, &id, "#who").await, SIGNED_IN);
+    id
+}

