@@ -42,6 +42,9 @@ pub struct Config {
     pub max_profile_bytes_per_tenant: u64,
     /// Saved profiles one tenant may keep.
     pub max_profiles_per_tenant: usize,
+    /// MCP connections (`Mcp-Session-Id`) one tenant may hold over HTTP; past it an
+    /// `initialize` answers 429.
+    pub max_mcp_sessions_per_tenant: usize,
     /// Lifetime of issued access tokens.
     pub token_lifetime_seconds: u64,
     /// `iss` of issued tokens and the issuer in discovery; default `http://HOST:PORT`.
@@ -127,6 +130,7 @@ impl Default for Config {
             max_profile_bytes: 2 * 1024 * 1024,
             max_profile_bytes_per_tenant: 32 * 1024 * 1024,
             max_profiles_per_tenant: 100,
+            max_mcp_sessions_per_tenant: 100,
             token_lifetime_seconds: 3600,
             issuer: None,
             audience: "pagepilot".into(),
@@ -356,7 +360,13 @@ impl Config {
                 }
             }
         }
-        let ranges: [(&str, u64, u64, u64); 13] = [
+        let ranges: [(&str, u64, u64, u64); 14] = [
+            (
+                "max_mcp_sessions_per_tenant",
+                self.max_mcp_sessions_per_tenant as u64,
+                1,
+                100_000,
+            ),
             ("max_file_bytes", self.max_file_bytes, 1, 1 << 30),
             ("max_profile_bytes", self.max_profile_bytes, 1024, 1 << 28),
             (

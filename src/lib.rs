@@ -305,6 +305,7 @@ pub async fn start(cfg: Config) -> Result<Server, String> {
         cfg.body_limit_bytes,
         api::files::upload_body_limit(cfg.max_file_bytes),
         Duration::from_secs(cfg.body_read_timeout_seconds),
+        cfg.max_mcp_sessions_per_tenant,
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

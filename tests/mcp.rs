@@ -191,3 +191,76 @@ async fn hostile_tool_inputs_are_tool_errors_and_panic_nothing() {
     let _ = client.cancel().await;
     pp.stop().await;
 }
+
+/// One tenant's MCP connections are capped (rmcp keeps each until it is deleted or idle for
+/// 5 minutes); past the cap an initialize answers 429 naming it, other tenants go on, and a
+/// deleted connection frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_mcp_connections_are_capped() {
+    let mut cfg = common::config();
+    cfg.max_mcp_sessions_per_tenant = 2;
+    let pp = Pp::start(cfg).await;
+    let init = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": { "protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": { "name": "t", "version": "1" } }
+    });
+    let open = |who: (&'static str, &'static str)| {
+        let req = pp
+            .http
+            .post(format!("{}/mcp", pp.base))
+            .bearer_auth(common::token(who))
+            .header("accept", "application/json, text/event-stream")
+            .json(&init);
+        async move {
+            let resp = req.send().await.expect("answer");
+            let status = resp.status().as_u16();
+            let id = resp
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = tokio::time::timeout(std::time::Duration::from_secs(10), resp.text())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            (status, id, body)
+        }
+    };
+    let (s1, first, _) = open(ALICE).await;
+    let (s2, second, _) = open(ALICE).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert!(first.is_some() && second.is_some() && first != second);
+    let (s3, none, body) = open(ALICE).await;
+    assert_eq!(s3, 429, "{body}");
+    assert!(none.is_none());
+    assert!(body.contains("max_mcp_sessions_per_tenant"), "{body}");
+    // Another tenant has its own places.
+    assert_eq!(open(BOB).await.0, 200);
+    // A tools/list on an open connection is not an initialize: it passes.
+    let listed = pp
+        .http
+        .post(format!("{}/mcp", pp.base))
+        .bearer_auth(common::token(ALICE))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", first.clone().unwrap_or_default())
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&serde_json::json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+        .send()
+        .await
+        .expect("answer");
+    assert!(listed.status().is_success(), "{}", listed.status());
+    // Deleting one frees its place.
+    let deleted = pp
+        .http
+        .delete(format!("{}/mcp", pp.base))
+        .bearer_auth(common::token(ALICE))
+        .header("mcp-session-id", first.unwrap_or_default())
+        .send()
+        .await
+        .expect("answer");
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    assert_eq!(open(ALICE).await.0, 200);
+    pp.stop().await;
+}

@@ -757,7 +757,11 @@ impl From<EngineError> for ToolError {
 }
 
 /// `/mcp`: streamable HTTP, each request authenticated as every other endpoint is.
-pub fn router(st: AppState, body_limit: usize) -> axum::Router<AppState> {
+pub fn router(
+    st: AppState,
+    body_limit: usize,
+    sessions_per_tenant: usize,
+) -> axum::Router<AppState> {
     use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
     use rmcp::transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService,
@@ -769,13 +773,23 @@ pub fn router(st: AppState, body_limit: usize) -> axum::Router<AppState> {
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
         .with_max_request_body_bytes(body_limit);
+    let manager = Arc::new(LocalSessionManager::default());
+    let cap = Arc::new(super::mcp_sessions::McpSessionCap::new(
+        manager.clone(),
+        sessions_per_tenant,
+    ));
     let service: StreamableHttpService<McpTools, LocalSessionManager> = StreamableHttpService::new(
         move || Ok(McpTools::http(tools_state.clone(), current.clone())),
-        Default::default(),
+        manager,
         config,
     );
+    // Authentication runs first (the outer layer), then the cap on the tenant's connections.
     axum::Router::new()
         .route_service("/mcp", service)
+        .layer(axum::middleware::from_fn_with_state(
+            cap,
+            super::mcp_sessions::capped,
+        ))
         .layer(axum::middleware::from_fn_with_state(st, authenticate))
 }
 

@@ -13,6 +13,7 @@ pub mod jwks;
 pub mod mcp;
 mod mcp_args;
 pub mod mcp_remote;
+mod mcp_sessions;
 mod metrics;
 mod oauth;
 pub mod openapi;
@@ -96,6 +97,7 @@ pub fn router(
     body_limit: usize,
     upload_limit: usize,
     body_timeout: std::time::Duration,
+    mcp_sessions_per_tenant: usize,
 ) -> Router {
     // Session files take bodies up to the file cap; every other route the body limit.
     let uploads = files::router()
@@ -117,7 +119,11 @@ pub fn router(
         .merge(agent::router())
         .merge(oauth::router())
         .merge(ws::router())
-        .merge(mcp::router(state.clone(), body_limit))
+        .merge(mcp::router(
+            state.clone(),
+            body_limit,
+            mcp_sessions_per_tenant,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             route::to_owner,
