@@ -5,7 +5,7 @@ use action_space::space::{describe, kind_of};
 use action_space::{view, Kind, Options, Snapshot};
 
 fn load(json: &str) -> Snapshot {
-    serde_json::from_str(json).expect("captured snapshot parses")
+    Snapshot::parse(json).expect("captured snapshot parses")
 }
 
 const LOGIN: &str = include_str!("../../fixtures/snapshots/login.json");

@@ -204,13 +204,14 @@ impl SessionFiles {
         } else {
             name
         };
-        let entry = self.put(&name, bytes, "download").await?;
-        self.note(DownloadNote {
+        let entry = self.store(&name, bytes, "download").await?;
+        let note = DownloadNote {
             url: url.to_string(),
             suggested_name: suggested.to_string(),
             file: Some(entry.clone()),
             refused: None,
-        });
+        };
+        self.publish(&entry, Some(note));
         Ok(entry)
     }
 
@@ -283,6 +284,30 @@ impl SessionFiles {
         bytes: Vec<u8>,
         source: &str,
     ) -> Result<FileEntry, EngineError> {
+        let entry = self.store(name, bytes, source).await?;
+        self.publish(&entry, None);
+        Ok(entry)
+    }
+
+    /// Lists `entry` and, in the same moment, tells the next action of it (`note`): an agent
+    /// that sees a download in the list finds it in the next answer too.
+    fn publish(&self, entry: &FileEntry, note: Option<DownloadNote>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|e| e.name != entry.name);
+            entries.push(entry.clone());
+            if let Some(n) = note {
+                self.note(n);
+            }
+        }
+    }
+
+    /// Checks the caps and writes the file; [`SessionFiles::publish`] lists it.
+    async fn store(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        source: &str,
+    ) -> Result<FileEntry, EngineError> {
         let name = checked_name(name)?.to_string();
         let size = bytes.len() as u64;
         if size > self.caps.max_file_bytes {
@@ -325,18 +350,13 @@ impl SessionFiles {
         tokio::fs::write(&path, &bytes)
             .await
             .map_err(|e| io("cannot write the file", e))?;
-        let entry = FileEntry {
+        Ok(FileEntry {
             mime_type: mime_of(&name).to_string(),
-            name: name.clone(),
+            name,
             size,
             sha256,
             source: source.to_string(),
-        };
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|e| e.name != name);
-            entries.push(entry.clone());
-        }
-        Ok(entry)
+        })
     }
 
     /// The file's entry and bytes.

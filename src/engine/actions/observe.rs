@@ -117,7 +117,7 @@ async fn observe_raw(page: &Page, opts: &ObserveOptions) -> Result<Observed, Eng
     // large page: off the async runtime.
     let built = tokio::task::spawn_blocking(move || {
         let building = std::time::Instant::now();
-        let snap: Snapshot = serde_json::from_str(&text).map_err(|e| {
+        let snap = Snapshot::parse(&text).map_err(|e| {
             EngineError::Internal(format!("collector answered an unexpected shape: {e}"))
         })?;
         let parsed = building.elapsed();
