@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::agent_observation::{notte_observation, NotteObservation};
 pub(super) use super::agent_wire::session_view;
 use super::agent_wire::{action_error_message, step_action, ExecuteBody, StartBody};
 use super::auth::Tenant;
@@ -16,9 +17,9 @@ use super::bounds;
 use super::errors::{bad_query, parse_json, parse_json_or_default, ApiError, Body};
 use super::{parsed_for, ts, AppState};
 use crate::engine::actions::observe::ObserveOptions;
-use crate::engine::actions::{ActionOutput, Goto, Outcome, Scrape};
+use crate::engine::actions::{Goto, Outcome, Scrape};
 use crate::engine::{Action, EngineError};
-use crate::sessions::{ActionRequest, ActionResult, SessionError, SessionRecord};
+use crate::sessions::{ActionRequest, ActionResult, SessionError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -212,7 +213,7 @@ async fn observation(
     id: &str,
     b: &ObserveBody,
     started: DateTime<Utc>,
-) -> Result<Result<Value, EngineError>, ApiError> {
+) -> Result<Result<NotteObservation, EngineError>, ApiError> {
     if let Some(url) = &b.url {
         if let Err(e) = run(st, tenant, id, goto(url), false).await? {
             return Ok(Err(e));
@@ -232,117 +233,22 @@ async fn observation(
     };
     // The record after the snapshot comes with it: no second read of the store.
     Ok(Ok(notte_observation(
-        &snap.output,
+        snap.output,
         &snap.record,
         started,
         b.full_space,
     )))
 }
 
-fn notte_observation(
-    out: &ActionOutput,
-    rec: &SessionRecord,
-    started: DateTime<Utc>,
-    full_space: bool,
-) -> Value {
-    let Outcome::Observation(s) = &out.result else {
-        return json!({ "session": session_view(rec) });
-    };
-    let vp = |i: usize| s.viewport.get(i).copied().unwrap_or(0);
-    // Today's form: the client validates each by type (click needs id; fill/check/select need value).
-    let interaction: Vec<Value> = s
-        .actions
-        .iter()
-        .map(|a| {
-            let mut o = json!({
-                "type": a.kind, "id": a.id, "category": a.category, "description": a.description,
-            });
-            if a.kind != "click" {
-                o["value"] = a.default_value.clone().unwrap_or(Value::Null);
-            }
-            o
-        })
-        .collect();
-    let markdown = format!(
-        "{}{}",
-        s.markdown,
-        if s.diff {
-            String::new()
-        } else {
-            action_space::browser_actions::markdown_section()
-        }
-    );
-    let mut space = json!({
-        "markdown": markdown, "description": s.description, "category": s.category,
-        "interaction_actions": interaction,
-    });
-    if full_space {
-        // Seed 002's form: id, description, category, params, status.
-        let listed: Vec<Value> = s
-            .actions
-            .iter()
-            .map(|a| {
-                json!({
-                    "id": a.id, "description": a.description, "category": a.category, "params": a.params,
-                    "status": if a.disabled { "disabled" } else { "valid" },
-                })
-            })
-            .collect();
-        let browser: Vec<Value> = action_space::browser_actions::BROWSER_ACTIONS
-            .iter()
-            .map(|b| {
-                let params: Vec<Value> = b
-                    .param
-                    .iter()
-                    .map(|(n, t)| json!({ "name": n, "type": t }))
-                    .collect();
-                json!({ "id": b.id, "type": b.kind, "description": b.description,
-                        "category": "Special Browser Actions", "params": params, "status": "valid" })
-            })
-            .collect();
-        space["actions"] = json!(listed);
-        space["browser_actions"] = json!(browser);
-    }
-    let screenshot = out
-        .news
-        .screenshot
-        .as_ref()
-        .and_then(|b| b.body_base64.clone())
-        .unwrap_or_default();
-    let tabs = match &out.news.tabs {
-        Some(t) => json!(t),
-        None => json!([{ "tab_id": 0, "title": s.title, "url": s.url }]),
-    };
-    json!({
-        "session": session_view(rec),
-        "metadata": {
-            "title": s.title, "url": s.url,
-            "viewport": {
-                "scroll_x": vp(0), "scroll_y": vp(1), "viewport_width": vp(2),
-                "viewport_height": vp(3), "total_width": vp(4), "total_height": vp(5),
-            },
-            "tabs": tabs,
-            "timestamp": ts(Utc::now()),
-        },
-        "space": space,
-        "data": { "markdown": s.page_markdown.clone().unwrap_or_default(), "images": s.images.clone().unwrap_or_default(), "structured": null },
-        "changes": s.changes,
-        "progress": { "current_step": rec.steps(), "max_steps": rec.options.max_steps },
-        "screenshot": screenshot,
-        "started_at": ts(started),
-        "ended_at": ts(Utc::now()),
-    })
-}
-
 #[utoipa::path(operation_id = "agent_observe", post, path = "/sessions/{id}/page/observe", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
     request_body(content = Option<ObserveBody>, description = "What to observe (the body may be omitted)"),
-    responses((status = 200, description = "The observation: metadata, space, data, changes", body = serde_json::Value), super::openapi::SessionErrors))]
+    responses((status = 200, description = "The observation: metadata, space, data, changes", body = NotteObservation), super::openapi::SessionErrors))]
 async fn observe(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
     Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NotteObservation>, ApiError> {
     let started = Utc::now();
     let parsed = parse_json_or_default(&body, "observe request");
     let b: ObserveBody = parsed_for(&st, &tenant, &id, parsed, failure).await?;
@@ -363,13 +269,13 @@ struct StepBody {
 
 #[utoipa::path(operation_id = "agent_step", post, path = "/sessions/{id}/page/step", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
     request_body(content = StepBody, description = "The action id to run"),
-    responses((status = 200, description = "The observation after the step, with success and message", body = serde_json::Value), super::openapi::SessionErrors))]
+    responses((status = 200, description = "The observation after the step, with success and message", body = NotteObservation), super::openapi::SessionErrors))]
 async fn step(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
     Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NotteObservation>, ApiError> {
     let started = Utc::now();
     let parsed = (|| {
         let b: StepBody = parse_json(&body, "step request")?;
@@ -386,8 +292,8 @@ async fn step(
         Ok(o) => o,
         Err(e) => return Err(e.into()),
     };
-    obs["success"] = json!(success);
-    obs["message"] = json!(message);
+    obs.success = Some(success);
+    obs.message = Some(message);
     Ok(Json(obs))
 }
 

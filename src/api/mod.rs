@@ -1,6 +1,7 @@
 //! HTTP surface: one router per protocol, shared auth, errors and health.
 
 mod agent;
+mod agent_observation;
 mod agent_wire;
 pub mod auth;
 pub mod bounds;
@@ -45,7 +46,12 @@ pub struct AppState {
 
 /// A wire timestamp: ISO 8601, UTC, milliseconds (both protocols' clients parse it).
 pub(crate) fn ts(t: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
-    serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    serde_json::Value::String(stamp(t))
+}
+
+/// A time as every answer writes it: RFC 3339, milliseconds, `Z`.
+pub(crate) fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// A session route's parsed request. An unknown session answers 404 before a bad body answers

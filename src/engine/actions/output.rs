@@ -366,7 +366,7 @@ pub struct BatchItem {
 }
 
 /// An observation: the agent's view of the page (see `observe`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Observation {
     pub url: String,
