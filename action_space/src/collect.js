@@ -664,7 +664,8 @@ function (opts) {
     if (seen) node.inView = true;
     if (frame) node.frame = frame;
     if (el.disabled || el.getAttribute('aria-disabled') === 'true') node.disabled = true;
-    if (href) node.href = href;
+    // Same-origin links as paths when the observe asks (the page line names the origin).
+    if (href) node.href = linkText(href);
     if (t === 'INPUT' || t === 'TEXTAREA' || t === 'SELECT') {
       node.type = t === 'INPUT' ? (el.type || 'text').toLowerCase() : t.toLowerCase();
       if (el.placeholder) node.placeholder = clean(el.placeholder, 80);

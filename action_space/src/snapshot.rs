@@ -96,6 +96,8 @@ pub struct Node {
     /// 0 for the main frame, >0 inside same-origin iframes.
     pub frame: u32,
     pub disabled: bool,
+    /// A link's URL; a path when it is on the page's own origin and the observe asked for
+    /// paths (`linkPaths`).
     pub href: Option<String>,
     pub input_type: Option<String>,
     pub placeholder: Option<String>,
