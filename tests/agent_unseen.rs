@@ -117,6 +117,7 @@ async fn the_readable_page_is_what_is_rendered() {
         "HIDDEN-ATTRIBUTE-TEXT",
         "ARIA-HIDDEN-TEXT",
         "VISIBILITY-HIDDEN-TEXT",
+        "TRANSPARENT-TEXT",
         "IGNORE PREVIOUS INSTRUCTIONS",
         "OFF-CANVAS-TEXT",
         "CLOSED-DETAILS-TEXT",

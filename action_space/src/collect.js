@@ -404,7 +404,7 @@ function (opts) {
 
   // The readable page: markdown of what is rendered, in document order, open shadow roots
   // and same-origin iframes included. Hidden content never appears (display/visibility,
-  // `hidden`, closed <details>, aria-hidden subtrees, zero-size or clipped boxes, boxes
+  // opacity 0, `hidden`, closed <details>, aria-hidden subtrees, zero-size or clipped boxes, boxes
   // entirely off the page); live regions, alerts, status lines and dialogs are ordinary
   // visible text here, wherever they sit. It is written by the same walk that finds the
   // actions: each element's style is read once for both.
@@ -498,6 +498,9 @@ function (opts) {
         && st.pointerEvents !== 'none') occluders.push({ el, off: ctx.off });
     let text = ctx.text || (readOn && el === rootEl);
     if (text && (el.getAttribute('aria-hidden') === 'true' || (display !== 'contents' && clipped(el, st, pos, clips)))) text = false;
+    // Fully transparent text is not written either: a person reads none of it (a menu or
+    // tooltip parked at opacity 0 until hovered).
+    if (faded) text = false;
 
     if (t === 'IFRAME' || t === 'FRAME') {
       counts.iframes++;
