@@ -181,28 +181,31 @@ pub async fn snapshot(page: &Page, opts: &ObserveOptions) -> Result<ActionOutput
         .map(|e| e.id.as_str())
         .chain(changes.changed.iter().map(|e| e.id.as_str()))
         .collect();
+    // The view is moved into the answer, not copied (5,000 actions on a large page).
     let actions: Vec<ListedAction> = v
         .space
         .actions
-        .iter()
+        .into_iter()
         .filter(|a| !diff || changed_ids.contains(a.id.as_str()))
         .map(|a| ListedAction {
-            id: a.id.clone(),
+            id: a.id,
             kind: a.kind.name(),
-            category: a.category.clone(),
-            description: a.description.clone(),
-            params: a.params.clone(),
+            category: a.category,
+            description: a.description,
+            params: a.params,
             in_viewport: a.in_viewport,
             disabled: a.disabled,
-            default_value: a.default_value.clone(),
+            default_value: a.default_value,
         })
         .collect();
     let markdown = if diff {
         format!("# {}\n{}", v.description, changes.markdown())
     } else if changes.navigated {
-        v.space.markdown.clone()
+        v.space.markdown
     } else {
-        format!("{}{}", v.space.markdown, changes.markdown())
+        let mut md = v.space.markdown;
+        md.push_str(&changes.markdown());
+        md
     };
     let (page_markdown, images) = if opts.page_content {
         let page_md = if diff {
