@@ -505,9 +505,11 @@ async fn downloads_become_session_files_and_an_oversize_one_is_refused() {
         report.as_slice()
     );
 
-    // A plain click on a `Content-Disposition` answer: the file appears in the list, and the
-    // next action's answer tells of it.
-    pp.ok(ALICE, &id, "click", json!({ "selector": "#disp" }))
+    // A plain click on a `Content-Disposition` answer: the file appears in the list, and an
+    // answer tells of it: the click's own when the download finished while it ran, else the
+    // next action's.
+    let clicked = pp
+        .ok(ALICE, &id, "click", json!({ "selector": "#disp" }))
         .await;
     let expected = download_bytes(2048);
     let appeared = pp
@@ -527,9 +529,14 @@ async fn downloads_become_session_files_and_an_oversize_one_is_refused() {
     assert_eq!(entry["size"], 2048);
     assert_eq!(entry["sha256"], hex::encode(Sha256::digest(&expected)));
     let next = pp.ok(ALICE, &id, "title", json!({})).await;
+    let told: Vec<&Value> = [&clicked, &next]
+        .iter()
+        .flat_map(|a| a["downloads"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(told.len(), 1, "told once: {clicked} then {next}");
     assert_eq!(
-        next["downloads"][0]["file"]["name"], "data set.bin",
-        "{next}"
+        told[0]["file"]["name"], "data set.bin",
+        "{clicked} then {next}"
     );
 
     // Past max_file_bytes: refused while it runs, said so, and the session goes on.
