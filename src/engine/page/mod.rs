@@ -528,13 +528,7 @@ impl Page {
 
     async fn world_context(&self, fresh: bool) -> Result<i64, EngineError> {
         if !fresh {
-            if let Some(id) = self
-                .state
-                .worlds
-                .lock()
-                .ok()
-                .and_then(|w| w.get(&self.target_id).copied())
-            {
+            if let Some(id) = self.current_world() {
                 return Ok(id);
             }
         }
