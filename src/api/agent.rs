@@ -15,6 +15,7 @@ use super::agent_wire::{action_error_message, step_action, ExecuteBody, StartBod
 use super::auth::Tenant;
 use super::bounds;
 use super::errors::{bad_query, parse_json, parse_json_or_default, ApiError, Body};
+use super::profiles::ProfileAnswer;
 use super::{parsed_for, ts, AppState};
 use crate::engine::actions::observe::ObserveOptions;
 use crate::engine::actions::{Goto, Outcome, Scrape};
@@ -45,24 +46,24 @@ struct SaveProfileBody {
 /// `POST /sessions/start {"profile": name}` (or any protocol's create) starts from.
 #[utoipa::path(operation_id = "agent_save_profile", post, path = "/sessions/{id}/profiles", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
     request_body(content = SaveProfileBody, description = "The profile's name"),
-    responses((status = 200, description = "The saved profile", body = serde_json::Value), super::openapi::SessionErrors))]
+    responses((status = 200, description = "The saved profile", body = ProfileAnswer), super::openapi::SessionErrors))]
 async fn save_profile(
     State(st): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
     Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProfileAnswer>, ApiError> {
     let parsed = parse_json::<SaveProfileBody>(&body, "profile request");
     let b: SaveProfileBody = parsed_for(&st, &tenant, &id, parsed, failure).await?;
     let action = Action::SaveProfile(crate::engine::profile::SaveProfile { name: b.name });
     match run(&st, &tenant, &id, action, false).await? {
-        Ok(done) => Ok(Json(json!({
-            "success": true,
-            "profile": match &done.output.result {
-                Outcome::Profile(p) => json!(p.profile),
-                _ => Value::Null,
-            },
-        }))),
+        Ok(done) => match done.output.result {
+            Outcome::Profile(p) => Ok(Json(ProfileAnswer {
+                success: true,
+                profile: p.profile,
+            })),
+            _ => Err(EngineError::Internal("save_profile answered no profile".into()).into()),
+        },
         Err(e) => Err(e.into()),
     }
 }

@@ -12,8 +12,8 @@ use serde::Serialize;
 use super::auth::Tenant;
 use super::errors::ApiError;
 use super::AppState;
+use crate::engine::actions::output::SavedProfile;
 use crate::engine::EngineError;
-use crate::sessions::profiles::store::ProfileMeta;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,44 +21,17 @@ pub fn router() -> Router<AppState> {
         .route("/v1/profiles/{name}", get(read).delete(remove))
 }
 
-/// A profile as the wire shows it (never its contents).
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProfileEntry {
-    pub name: String,
-    /// Its sealed size, which the caps count.
-    pub size_bytes: u64,
-    /// RFC 3339.
-    pub saved_at: String,
-    pub cookies: usize,
-    /// Origins whose localStorage / sessionStorage it holds.
-    pub origins: usize,
-}
-
-impl From<ProfileMeta> for ProfileEntry {
-    fn from(m: ProfileMeta) -> Self {
-        Self {
-            name: m.name,
-            size_bytes: m.size_bytes,
-            saved_at: m
-                .saved_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            cookies: m.cookies,
-            origins: m.origins,
-        }
-    }
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 struct ProfileList {
     success: bool,
-    profiles: Vec<ProfileEntry>,
+    profiles: Vec<SavedProfile>,
 }
 
+/// One profile: what `GET /v1/profiles/{name}` and the agent API's save answer.
 #[derive(Serialize, utoipa::ToSchema)]
-struct ProfileAnswer {
-    success: bool,
-    profile: ProfileEntry,
+pub(super) struct ProfileAnswer {
+    pub success: bool,
+    pub profile: SavedProfile,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -80,7 +53,7 @@ async fn list(
     let all = st.sessions.profiles().list(&tenant).await.map_err(failed)?;
     Ok(Json(ProfileList {
         success: true,
-        profiles: all.into_iter().map(ProfileEntry::from).collect(),
+        profiles: all.into_iter().map(SavedProfile::from).collect(),
     }))
 }
 

@@ -88,15 +88,7 @@ async fn save_profile(
         let state = engine.browser_state(tabs).await?;
         let meta = who.profiles.save(&who.tenant, &p.name, state).await?;
         let saved = ProfileSaved {
-            profile: SavedProfile {
-                name: meta.name,
-                size_bytes: meta.size_bytes,
-                saved_at: meta
-                    .saved_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                cookies: meta.cookies,
-                origins: meta.origins,
-            },
+            profile: SavedProfile::from(meta),
         };
         Ok::<_, EngineError>(ActionOutput::from(Outcome::Profile(saved)))
     };

@@ -449,14 +449,18 @@ pub struct ProfileSaved {
     pub profile: SavedProfile,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A profile as every wire shows it (never its contents): the `save_profile` answer and the
+/// `/v1/profiles` routes.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SavedProfile {
     pub name: String,
+    /// Its sealed size, which the caps count.
     pub size_bytes: u64,
     /// RFC 3339.
     pub saved_at: String,
     pub cookies: usize,
+    /// Origins whose localStorage / sessionStorage it holds.
     pub origins: usize,
 }
 

@@ -69,6 +69,20 @@ impl From<ProfileError> for EngineError {
     }
 }
 
+impl From<ProfileMeta> for crate::engine::actions::output::SavedProfile {
+    fn from(m: ProfileMeta) -> Self {
+        Self {
+            name: m.name,
+            size_bytes: m.size_bytes,
+            saved_at: m
+                .saved_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            cookies: m.cookies,
+            origins: m.origins,
+        }
+    }
+}
+
 /// A name is 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting with a dot: the same in a URL path,
 /// a Redis key and a log line.
 pub fn checked_name(name: &str) -> Result<&str, ProfileError> {
