@@ -261,9 +261,11 @@ function (opts) {
     return null;
   }
 
-  // The landmark an element is itself (a dialog, form, nav…), or null.
-  function ownLandmark(n) {
-    const role = n.getAttribute('role');
+  // The landmark an element is itself (a dialog, form, nav…), or null. `role`: its role
+  // attribute (the walk reads it once per element).
+  const LANDMARK_TAGS = new Set(['DIALOG', 'FORM', ...Object.keys(LANDMARKS)]);
+  function ownLandmark(n, role) {
+    if (role === null && !LANDMARK_TAGS.has(n.tagName)) return null;
     if (role === 'dialog' || role === 'alertdialog' || n.tagName === 'DIALOG') return 'dialog: ' + (clean(n.getAttribute('aria-label'), 60) || 'dialog');
     if (n.tagName === 'FORM' || role === 'form') {
       const name = n.getAttribute('aria-label') || n.getAttribute('name') || n.id;
@@ -292,9 +294,10 @@ function (opts) {
 
   // `ownPointer`: the element's own cursor is pointer, not one inherited from a parent
   // (read while the own-cursor sheet is in place; see withOwnCursor).
-  function interactiveRole(el, parentPointer, ownPointer) {
+  function interactiveRole(el, parentPointer, ownPointer, roleAttr) {
     const t = el.tagName;
-    const explicit = (el.getAttribute('role') || '').trim().split(/\s+/)[0];
+    const ra = roleAttr === undefined ? el.getAttribute('role') : roleAttr;
+    const explicit = ra ? ra.trim().split(/\s+/)[0] : '';
     if (explicit && WIDGET_ROLES.has(explicit)) return explicit;
     // A label is not an action of its own: its control is, named by it. Only a label whose
     // control is hidden (a styled checkbox or radio) stands in for the control.
@@ -437,6 +440,18 @@ function (opts) {
   const LIST = new Set(['UL', 'OL']);
   // Links to the page's own origin as paths when asked (observe: the page line has the origin).
   const pageOrigin = location.origin;
+  // A link's URL. Reading `href` parses and serialises the URL (microseconds per link on a
+  // page of thousands): a plain path (`/p/12?x=1#top`, no dot segments, no `<base>`) on this
+  // document is this origin plus the attribute, which is what the parser would answer.
+  const PLAIN_PATH = /^\/(?![\/\\])[A-Za-z0-9\-._~!$&()*+,;=:@\/%?#]*$/;
+  const DOT_SEGMENT = /(^|\/)\.\.?(\/|$|[?#])/;
+  const plainPaths = pageOrigin !== 'null' && !document.querySelector('base[href]');
+  function hrefOf(a) {
+    const raw = a.getAttribute('href');
+    if (raw === null) return '';
+    if (plainPaths && a.ownerDocument === document && PLAIN_PATH.test(raw) && !DOT_SEGMENT.test(raw.split(/[?#]/)[0])) return pageOrigin + raw;
+    return a.href;
+  }
   const linkText = (href) => opts.linkPaths && pageOrigin !== 'null' && href.startsWith(pageOrigin + '/') ? href.slice(pageOrigin.length) : href;
   const SKIP = new Set(['SCRIPT', 'STYLE', 'TEMPLATE', 'NOSCRIPT', 'HEAD']);
   // Leaves of the readable page: their content is their value, not text.
@@ -477,7 +492,8 @@ function (opts) {
     const display = st.display;
     if (display === 'none' || el.hidden) return;
     if (t === 'FORM') counts.forms++;
-    if (t === 'DIALOG' || el.getAttribute('role') === 'dialog') counts.dialogs++;
+    const roleAttr = el.getAttribute('role');
+    if (t === 'DIALOG' || roleAttr === 'dialog') counts.dialogs++;
     if (t === 'INPUT' && el.type === 'password') counts.passwords++;
     if (t.length === 2 && t[0] === 'H' && t[1] >= '1' && t[1] <= '6') {
       const h = clean(el.textContent, 80);
@@ -535,10 +551,10 @@ function (opts) {
       }
     }
     // The resolved URL is serialised on every read of `href`: read once, for the action and the text.
-    const href = t === 'A' && el.hasAttribute('href') ? el.href : '';
+    const href = t === 'A' ? hrefOf(el) : '';
     // An SVG drawing is an image, not a target; its shapes are targets only when made so.
-    const inside = t === 'svg' || display === 'contents' || total >= maxNodes ? ctx.inside : consider(el, t, st, ctx, hiddenHere, faded, href);
-    const own = ownLandmark(el);
+    const inside = t === 'svg' || display === 'contents' || total >= maxNodes ? ctx.inside : consider(el, t, st, ctx, hiddenHere, faded, href, roleAttr);
+    const own = ownLandmark(el, roleAttr);
     const landmark = own === null ? ctx.landmark : own;
 
     // The readable page: this element's own marks, its children, then its closing marks.
@@ -557,7 +573,7 @@ function (opts) {
         if (t.length === 2 && t[0] === 'H' && t[1] >= '1' && t[1] <= '6') line += '#'.repeat(+t[1]) + ' ';
         if (t === 'LI') line += '  '.repeat(Math.max(0, listDepth - 1)) + '- ';
         if (t === 'TR') line += '| ';
-        const role = el.getAttribute('role');
+        const role = roleAttr;
         if (t === 'DIALOG' || role === 'dialog' || role === 'alertdialog') { flush(); out.push('[dialog' + (el.getAttribute('aria-label') ? ': ' + clean(el.getAttribute('aria-label'), 80) : '') + ']'); }
         if ((role === 'alert' || role === 'status') && el.textContent.trim()) line += `[${role}] `;
         list = LIST.has(t);
@@ -582,7 +598,16 @@ function (opts) {
         for (const c of (assigned.length ? assigned : el.childNodes)) walk(c, childCtx, hiddenHere, d + 1);
       } else {
         if (el.shadowRoot) { for (const c of el.shadowRoot.childNodes) walk(c, childCtx, hiddenHere, d + 1); }
-        else for (let c = el.firstChild; c; c = c.nextSibling) walk(c, childCtx, hiddenHere, d + 1);
+        else {
+          // Text children inline (half the nodes of a page are text): a call each costs more
+          // than the append.
+          const writes = childCtx.text && !hiddenHere;
+          for (let c = el.firstChild; c; c = c.nextSibling) {
+            if (c.nodeType === 3) {
+              if (writes) { if (size > textCap) mainTruncated = true; else line += c.data; }
+            } else walk(c, childCtx, hiddenHere, d + 1);
+          }
+        }
       }
     }
     if (emitting && !leaf) {
@@ -603,13 +628,13 @@ function (opts) {
   }
 
   // Whether `el` is an action, and its record if so; answers what its descendants sit in.
-  function consider(el, t, st, ctx, hiddenHere, faded, href) {
+  function consider(el, t, st, ctx, hiddenHere, faded, href, roleAttr) {
     const inside = ctx.inside, off = ctx.off, frame = ctx.frame;
     // The cursor is read for every element (a pointer marks a target); inside a clickable
     // container only a pointer the element sets itself does (see ownsPointer).
     const ownPointer = () => inside !== IN_WIDGET && st.cursor === 'pointer'
       && (inside === null || ownsPointer(el));
-    const role = interactiveRole(el, inside !== null, ownPointer);
+    const role = interactiveRole(el, inside !== null, ownPointer, roleAttr);
     if (!role) return inside;
     // Parts of a link or button are that link or button, whatever their cursor.
     if (role === 'generic' && inside === IN_WIDGET) return inside;
@@ -833,7 +858,12 @@ function (opts) {
   // browser's validation messages, each once (a region inside another counts with it).
   const said = [];
   {
-    const regions = document.querySelectorAll('[role=alert], [role=status], [role=log], [role=alertdialog], [aria-live=polite], [aria-live=assertive], output, dialog[open], [role=dialog]');
+    // Fewer selectors, filtered here: the list is matched against every element of the page.
+    const REGION_ROLES = new Set(['alert', 'status', 'log', 'alertdialog', 'dialog']);
+    const LIVE = /^(polite|assertive)$/;
+    const regions = [...document.querySelectorAll('[role], [aria-live], output, dialog[open]')].filter(r =>
+      REGION_ROLES.has(r.getAttribute('role')) || r.tagName === 'OUTPUT' || (r.tagName === 'DIALOG' && r.open)
+      || LIVE.test(r.getAttribute('aria-live') || ''));
     let last = null;
     for (const r of regions) {
       if (said.length >= 50) break;
