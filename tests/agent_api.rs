@@ -786,5 +786,27 @@ async fn changes_since_the_last_observation_and_diff() {
     let snap = pp.ok(ALICE, &id, "snapshot", json!({ "diff": true })).await;
     assert_eq!(snap["changes"]["navigated"], false, "{snap}");
     assert_eq!(snap["actions"], json!([]), "{snap}");
+    // A Capture step says what it changed when asked (`changes: true`), and only then.
+    let plain = pp.ok(ALICE, &id, "step", json!({ "id": add })).await;
+    assert!(plain.get("changes").is_none(), "{plain}");
+    let _ = pp.ok(ALICE, &id, "snapshot", json!({})).await;
+    let told = pp
+        .ok(ALICE, &id, "step", json!({ "id": add, "changes": true }))
+        .await;
+    let c = &told["changes"];
+    assert_eq!(c["navigated"], false, "{told}");
+    let new = c["new"].as_array().unwrap();
+    assert_eq!(new.len(), 1, "{c}");
+    assert!(
+        new[0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Remove item 3 — button"),
+        "{c}"
+    );
+    assert_eq!(c["removed"], json!([]), "{c}");
+    // Its observation is the new baseline, and its ids resolve.
+    let remove = new[0]["id"].as_str().unwrap().to_string();
+    let _ = pp.ok(ALICE, &id, "step", json!({ "id": remove })).await;
     pp.stop().await;
 }

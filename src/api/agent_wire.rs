@@ -163,6 +163,7 @@ pub fn step_action(id: &str, value: Option<Value>, enter: bool) -> Result<Action
             value,
             enter,
             kind: None,
+            changes: false,
         })
     }))
 }
@@ -245,6 +246,7 @@ impl ExecuteBody {
                     value,
                     enter: self.press_enter.unwrap_or(false),
                     kind: Some(step),
+                    changes: false,
                 })),
                 (None, Some(sel)) => {
                     let sel = sel.to_string();

@@ -391,6 +391,12 @@ pub struct Step {
     /// Run this action instead of the one the id's kind implies (`click` on an input).
     #[serde(default, rename = "type")]
     pub kind: Option<StepKind>,
+    /// Also answer what the step changed: an observe after it, whose `changes` (new, removed
+    /// and changed actions, new alert and status text) come with the step's own answer. Off
+    /// by default, so a step costs a step; the agent API and MCP step answer their whole
+    /// observation (changes included) anyway.
+    #[serde(default)]
+    pub changes: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -519,6 +525,16 @@ pub async fn step(page: &Page, s: &Step) -> Result<ActionOutput, EngineError> {
         e.id = Some(s.id.clone());
         e.kind = Some(kind.name());
     });
+    if s.changes {
+        // The observation after the step becomes the baseline of the next one, as any
+        // observe's does, and its ids are the ones a next step resolves.
+        let opts = ObserveOptions {
+            page_content: true,
+            ..ObserveOptions::default()
+        };
+        let (_, changes, _) = observe_raw(page, &opts).await?;
+        out.news.changes = Some(changes);
+    }
     Ok(out)
 }
 

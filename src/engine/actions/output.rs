@@ -66,6 +66,9 @@ pub struct News {
     /// A screenshot the request asked to attach.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub screenshot: Option<Bytes>,
+    /// What a step asked to be told it changed (`changes: true`): since the last observation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<action_space::changes::Changes>,
 }
 
 /// An action's own result.
