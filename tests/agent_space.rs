@@ -456,3 +456,28 @@ async fn big_pages_are_capped_viewport_first_and_say_so() {
     );
     pp.stop().await;
 }
+
+/// A link is described by where it goes, as the browser resolves it: a plain same-origin path
+/// as written, dot segments (also percent-encoded) resolved, a space encoded, another host in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_are_described_by_the_url_they_resolve_to() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp
+        .session_at(ALICE, json!({ "url": fx.url("/agent/link-urls.html") }))
+        .await;
+    let s = snapshot(&pp, &id).await;
+    for (name, to) in [
+        ("Plain path", "→ /plain/1?q=1#top"),
+        ("Dot segment", "→ /a/b"),
+        ("Encoded dot segments", "→ /b"),
+        ("With a space", "→ /p/a%20b"),
+        ("Other host", "→ http://other.test/x"),
+    ] {
+        let d = find(&s, name)
+            .and_then(|a| a["description"].as_str())
+            .unwrap_or_default();
+        assert!(d.ends_with(to), "{name}: {d:?}");
+    }
+    pp.stop().await;
+}

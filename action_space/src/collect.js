@@ -444,7 +444,8 @@ function (opts) {
   // page of thousands): a plain path (`/p/12?x=1#top`, no dot segments, no `<base>`) on this
   // document is this origin plus the attribute, which is what the parser would answer.
   const PLAIN_PATH = /^\/(?![\/\\])[A-Za-z0-9\-._~!$&()*+,;=:@\/%?#]*$/;
-  const DOT_SEGMENT = /(^|\/)\.\.?(\/|$|[?#])/;
+  // `.` and `..` segments, also percent-encoded (`%2e%2e`), are resolved by the parser.
+  const DOT_SEGMENT = /(^|\/)(\.|%2e)(\.|%2e)?(\/|$)/i;
   const plainPaths = pageOrigin !== 'null' && !document.querySelector('base[href]');
   function hrefOf(a) {
     const raw = a.getAttribute('href');
