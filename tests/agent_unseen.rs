@@ -118,6 +118,7 @@ async fn the_readable_page_is_what_is_rendered() {
         "ARIA-HIDDEN-TEXT",
         "VISIBILITY-HIDDEN-TEXT",
         "TRANSPARENT-TEXT",
+        "ZERO-FONT-TEXT",
         "IGNORE PREVIOUS INSTRUCTIONS",
         "OFF-CANVAS-TEXT",
         "CLOSED-DETAILS-TEXT",
@@ -125,6 +126,8 @@ async fn the_readable_page_is_what_is_rendered() {
     ] {
         assert!(!md.contains(hidden), "{hidden:?} is hidden:\n{md}");
     }
+    // A child that sets a size again inside a font-size:0 box is read.
+    assert!(md.contains("SIZED-AGAIN-TEXT"), "{md}");
     // Everything a person sees, in document order: the iframe's text and the shadow root's
     // between the main content around them, the footer's status line too.
     let order = [
