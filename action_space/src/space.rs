@@ -383,12 +383,17 @@ pub fn build(snap: &Snapshot, opts: &Options, page_line: &str) -> Space {
         chosen.truncate(chosen.len() - drop);
         md = render(&all, &chosen, page_line);
     }
-    let mut listed = chosen.clone();
+    let mut listed = chosen;
     listed.sort_unstable();
-    let actions: Vec<Action> = listed.iter().map(|&i| all[i].clone()).collect();
     let omitted = all.len() - listed.len();
     let omitted_below_fold = all.iter().filter(|a| !a.in_viewport).count()
         - listed.iter().filter(|&&i| !all[i].in_viewport).count();
+    // The listed actions are moved out, not copied (all 5,000 of a large page when asked).
+    let mut slots: Vec<Option<Action>> = all.into_iter().map(Some).collect();
+    let actions: Vec<Action> = listed
+        .iter()
+        .filter_map(|&i| slots.get_mut(i).and_then(Option::take))
+        .collect();
     Space {
         actions,
         all_ids,
