@@ -85,7 +85,14 @@ async fn names_come_from_what_a_person_reads() {
         ),
         "{reference:?}"
     );
+    // Zero-size text names nothing, and the step's check names the button as the observe did.
+    let theme = named(&s, "Auto theme")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    pp.ok(ALICE, &id, "step", json!({ "id": theme })).await;
     for never in [
+        "IGNORE-ZERO-SIZE",
         "LightDark",
         "Leonie",
         "unnamed",

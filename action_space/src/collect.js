@@ -102,10 +102,14 @@ function (opts) {
     'HEADER', 'FOOTER', 'NAV', 'ASIDE', 'MAIN', 'FORM', 'FIELDSET', 'H1', 'H2', 'H3', 'H4', 'H5', 'H6',
     'BR', 'HR', 'DT', 'DD', 'DL', 'BLOCKQUOTE', 'PRE', 'FIGURE', 'FIGCAPTION', 'ADDRESS']);
   // Text at font-size 0 is not read by a person (a way to hide it, e.g. an instruction for an
-  // agent): its words are not written into the readable page; its whitespace still separates
-  // the words around it. The size is read once per element with words (~4 % of the collector
-  // on the bench's large page). Names from content do not check it: a style read per element
-  // inside every action cost 8-14 % more.
+  // agent): its words are neither written into the readable page nor part of a name; its
+  // whitespace still separates the words around it. The walk reads the size once per element
+  // with words (~4 % of the collector on the bench's large page) and keeps the elements whose
+  // words are that small in `tinySeen`; names from content skip their text. A name is computed
+  // before the walk reaches the element's children, so the names of actions holding such an
+  // element are computed again after the walk (on most pages there is none: no cost). Asking
+  // the size inside every name instead cost 8-14 % more.
+  let tinySeen = null;
   const NON_SPACE = /\S/;
   const tinyText = (textNode) => {
     const p = textNode.parentElement || (textNode.parentNode && textNode.parentNode.host);
@@ -122,7 +126,10 @@ function (opts) {
     const rootHidden = !all && !!(root.closest && root.closest('[aria-hidden="true"]'));
     const visit = (n, d) => {
       if (d > 30 || t.length > 2000) return;
-      if (n.nodeType === 3) { t += n.data; return; }
+      if (n.nodeType === 3) {
+        if (all || !tinySeen || !tinySeen.has(n.parentElement) || !NON_SPACE.test(n.data)) t += n.data;
+        return;
+      }
       if (n.nodeType !== 1 && n.nodeType !== 11) return;
       if (skip && skipped(n)) return;
       if (n.nodeType === 1) {
@@ -616,15 +623,19 @@ function (opts) {
           // Text children inline (half the nodes of a page are text): a call each costs more
           // than the append.
           const writes = childCtx.text && !hiddenHere;
+          // Its words may be a name's (it is an action or inside one) or the readable page's.
+          const asked = (writes || inside !== null) && !hiddenHere;
           let tiny = null;
           for (let c = el.firstChild; c; c = c.nextSibling) {
             if (c.nodeType === 3) {
+              if (!asked) continue;
+              if (tiny === null) {
+                if (!NON_SPACE.test(c.data)) { if (writes && size <= textCap) line += c.data; continue; }
+                tiny = st.fontSize === '0px';
+                if (tiny) (tinySeen || (tinySeen = new Set())).add(el);
+              }
               if (!writes) continue;
               if (size > textCap) { mainTruncated = true; continue; }
-              if (tiny === null) {
-                if (!NON_SPACE.test(c.data)) { line += c.data; continue; }
-                tiny = st.fontSize === '0px';
-              }
               if (!tiny || !NON_SPACE.test(c.data)) line += c.data;
             } else walk(c, childCtx, hiddenHere, d + 1);
           }
@@ -743,18 +754,46 @@ function (opts) {
     return below;
   }
 
+  // The actions that hold text at font-size 0 get their names again, now that `tinySeen` says
+  // which text that is (their ancestors up to 30 levels, from each such element).
+  function renameAroundTiny() {
+    const holders = new Set();
+    for (const e of tinySeen) {
+      for (let a = e, d = 0; a && d < 30; a = a.parentElement || (a.parentNode && a.parentNode.host), d++) holders.add(a);
+    }
+    for (const n of nodes) {
+      if (n.light || n.name === undefined) continue;
+      const ref = R.byId.get(n.id);
+      const el = ref && ref.deref();
+      if (el && holders.has(el)) n.name = accessibleName(el, n.role);
+    }
+  }
+  // Zero-size text inside one element (a step's check names it as the observe did).
+  function tinyWithin(el) {
+    const found = new Set();
+    const check = (e) => {
+      if (getComputedStyle(e).fontSize === '0px') found.add(e);
+      if (e.shadowRoot) for (const x of e.shadowRoot.querySelectorAll('*')) check(x);
+    };
+    check(el);
+    for (const e of el.querySelectorAll('*')) check(e);
+    return found.size ? found : null;
+  }
+
   // `verify`: the role and name an id's element has now, computed as an observe would
   // (the engine refuses a step on an element that became something else).
   if (opts.verify) {
     const ref = R.byId.get(opts.verify);
     const el = ref && ref.deref();
     if (!el || !el.isConnected) return { stale: true };
+    tinySeen = tinyWithin(el);
     const role = interactiveRole(el, false) || (el.tagName === 'LABEL' && el.control ? implicitRole(el.control) : '');
     return { role, name: accessibleName(el, role), editor: !!el.isContentEditable };
   }
 
   try {
   walk(document.documentElement, { off: { x: 0, y: 0 }, frame: 0, inside: null, landmark: '', text: false, frameText: false, clip: null, faded: false }, false, 0);
+  if (tinySeen) renameAroundTiny();
 
   // Covered, unless what hides it is the edge of a scroll box it sits in (an inbox, an
   // overflow:auto list): then it is listed as off-screen, in that box; a step on it scrolls
