@@ -787,6 +787,21 @@ async fn changes_since_the_last_observation_and_diff() {
     assert_eq!(snap["changes"]["navigated"], false, "{snap}");
     assert_eq!(snap["actions"], json!([]), "{snap}");
     // A Capture step says what it changed when asked (`changes: true`), and only then.
+    for bad in [
+        json!("yes"),
+        json!(1e300),
+        json!(-1),
+        json!(9223372036854775808u64),
+    ] {
+        let (status, v) = pp
+            .act(ALICE, &id, "step", json!({ "id": add, "changes": bad }))
+            .await;
+        assert_eq!(status, 400, "changes {bad}: {v}");
+        assert!(
+            v["error"].as_str().unwrap_or_default().contains("changes"),
+            "{v}"
+        );
+    }
     let plain = pp.ok(ALICE, &id, "step", json!({ "id": add })).await;
     assert!(plain.get("changes").is_none(), "{plain}");
     let _ = pp.ok(ALICE, &id, "snapshot", json!({})).await;

@@ -111,9 +111,14 @@ function (opts) {
   // the size inside every name instead cost 8-14 % more.
   let tinySeen = null;
   const NON_SPACE = /\S/;
+  const zeroFont = (e) => getComputedStyle(e).fontSize === '0px';
+  // A text node the walk reaches on its own (in a shadow root, a slot, a summary): whether its
+  // element is at font-size 0, kept for names as the walk's own loop does.
   const tinyText = (textNode) => {
     const p = textNode.parentElement || (textNode.parentNode && textNode.parentNode.host);
-    return !!p && getComputedStyle(p).fontSize === '0px';
+    if (!p || !zeroFont(p)) return false;
+    (tinySeen || (tinySeen = new Set())).add(p);
+    return true;
   };
   // Name from content (accname 2F): the rendered text of the subtree, with images' alt,
   // embedded controls' values, nested aria-labels, open shadow roots and slotted content;
@@ -772,7 +777,7 @@ function (opts) {
   function tinyWithin(el) {
     const found = new Set();
     const check = (e) => {
-      if (getComputedStyle(e).fontSize === '0px') found.add(e);
+      if (zeroFont(e)) found.add(e);
       if (e.shadowRoot) for (const x of e.shadowRoot.querySelectorAll('*')) check(x);
     };
     check(el);
