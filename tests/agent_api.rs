@@ -281,6 +281,54 @@ async fn step_and_execute() {
         "{r}"
     );
 
+    // A step and the observation it answers run in one turn of the session: a goto another
+    // client queued while the step ran comes after both, so the answer is the page the step
+    // left. Each is counted as an action of its own.
+    let (_, rec) = pp.get(ALICE, &id).await;
+    let waits_before = rec["session"]["actionBreakdown"]["wait_for_timeout"]["total"]
+        .as_u64()
+        .unwrap_or(0);
+    let snaps_before = rec["session"]["actionBreakdown"]["snapshot"]["total"]
+        .as_u64()
+        .unwrap_or(0);
+    let here = r["metadata"]["url"].as_str().unwrap().to_string();
+    let step_path = page("step");
+    let step = post(
+        &pp,
+        ALICE,
+        &step_path,
+        json!({ "action_id": "S11", "value": 1200 }),
+    );
+    let elsewhere = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        pp.act(
+            ALICE,
+            &id,
+            "goto",
+            json!({ "url": fx.url("/agent/login.html") }),
+        )
+        .await
+    };
+    let ((status, r), (went, _)) = tokio::join!(step, elsewhere);
+    assert_eq!((status, went), (200, 200), "{r}");
+    assert_eq!(r["success"], true, "{r}");
+    assert_eq!(
+        r["metadata"]["url"], here,
+        "the goto queued during the step ran after its observation"
+    );
+    let (_, rec) = pp.get(ALICE, &id).await;
+    let breakdown = &rec["session"]["actionBreakdown"];
+    assert_eq!(
+        (
+            breakdown["wait_for_timeout"]["total"].as_u64(),
+            breakdown["snapshot"]["total"].as_u64()
+        ),
+        (Some(waits_before + 1), Some(snaps_before + 1)),
+        "{breakdown}"
+    );
+    let (_, r) = post(&pp, ALICE, &page("step"), json!({ "action_id": "S3" })).await;
+    assert_eq!(r["metadata"]["url"], here, "{r}");
+
     // execute (today's API): by id, by selector, browser actions, evaluate_js, scrape.
     let (_, obs) = post(&pp, ALICE, &page("observe"), json!({})).await;
     let exec_path = page("execute");

@@ -20,7 +20,7 @@ use super::{parsed_for, ts, AppState};
 use crate::engine::actions::observe::ObserveOptions;
 use crate::engine::actions::{Goto, Outcome, Scrape};
 use crate::engine::{Action, EngineError};
-use crate::sessions::{ActionRequest, ActionResult, SessionError};
+use crate::sessions::{ActionRequest, ActionResult, SessionError, ThenObserve};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -166,11 +166,21 @@ async fn run(
     action: Action,
     screenshot: bool,
 ) -> Result<Result<ActionResult, EngineError>, ApiError> {
-    match st
-        .sessions
-        .act(tenant, id, ActionRequest { action, screenshot })
-        .await
-    {
+    let req = ActionRequest {
+        screenshot,
+        ..ActionRequest::new(action)
+    };
+    act(st, tenant, id, req).await
+}
+
+/// [`run`] for a whole request (an action with an observation after it).
+async fn act(
+    st: &AppState,
+    tenant: &str,
+    id: &str,
+    req: ActionRequest,
+) -> Result<Result<ActionResult, EngineError>, ApiError> {
+    match st.sessions.act(tenant, id, req).await {
         Ok(done) => Ok(Ok(done)),
         Err(SessionError::Action { error, .. }) => Ok(Err(error)),
         Err(e) => Err(failure(e)),
@@ -208,18 +218,18 @@ struct ObserveBody {
 }
 
 /// observe = optional goto, then the engine's snapshot, reshaped into Notte's observation.
+/// The observation an observe or a step answers, made after `first` in the same turn of the
+/// session (the goto of an observe's `url`, or the step): the sessions layer runs both. The
+/// outer error is the session's; `Ok(Err)` an engine failure (of the observation, or of a
+/// goto, after which nothing is observed). With a step, its own outcome comes alongside.
 async fn observation(
     st: &AppState,
     tenant: &str,
     id: &str,
     b: &ObserveBody,
+    first: Option<(Action, bool)>,
     started: DateTime<Utc>,
-) -> Result<Result<NotteObservation, EngineError>, ApiError> {
-    if let Some(url) = &b.url {
-        if let Err(e) = run(st, tenant, id, goto(url), false).await? {
-            return Ok(Err(e));
-        }
-    }
+) -> Result<Result<(NotteObservation, Option<Result<(), EngineError>>), EngineError>, ApiError> {
     let opts = ObserveOptions {
         max_nb_actions: b.max_nb_actions,
         min_nb_actions: b.min_nb_actions,
@@ -228,17 +238,27 @@ async fn observation(
         diff: b.diff,
         collector: false,
     };
-    let snap = match run(st, tenant, id, Action::Snapshot(opts), b.screenshot).await? {
+    let req = match first {
+        Some((action, after_failure)) => ActionRequest {
+            screenshot: b.screenshot,
+            then_observe: Some(ThenObserve {
+                options: opts,
+                after_failure,
+            }),
+            ..ActionRequest::new(action)
+        },
+        None => ActionRequest {
+            screenshot: b.screenshot,
+            ..ActionRequest::new(Action::Snapshot(opts))
+        },
+    };
+    let snap = match act(st, tenant, id, req).await? {
         Ok(s) => s,
         Err(e) => return Ok(Err(e)),
     };
     // The record after the snapshot comes with it: no second read of the store.
-    Ok(Ok(notte_observation(
-        snap.output,
-        &snap.record,
-        started,
-        b.full_space,
-    )))
+    let obs = notte_observation(snap.output, &snap.record, started, b.full_space);
+    Ok(Ok((obs, snap.first)))
 }
 
 #[utoipa::path(operation_id = "agent_observe", post, path = "/sessions/{id}/page/observe", tag = "agent", security(("bearer" = [])), params(("id" = String, Path, description = "The session id")),
@@ -253,8 +273,10 @@ async fn observe(
     let started = Utc::now();
     let parsed = parse_json_or_default(&body, "observe request");
     let b: ObserveBody = parsed_for(&st, &tenant, &id, parsed, failure).await?;
-    match observation(&st, &tenant, &id, &b, started).await? {
-        Ok(obs) => Ok(Json(obs)),
+    // A `url` is visited first; when that fails, its error is the answer.
+    let first = b.url.as_deref().map(|url| (goto(url), false));
+    match observation(&st, &tenant, &id, &b, first, started).await? {
+        Ok((obs, _)) => Ok(Json(obs)),
         Err(e) => Err(e.into()),
     }
 }
@@ -284,14 +306,16 @@ async fn step(
         Ok((b, action))
     })();
     let (b, action) = parsed_for(&st, &tenant, &id, parsed, failure).await?;
-    let outcome = run(&st, &tenant, &id, action, false).await?;
-    let (success, message) = match &outcome {
-        Ok(_) => (true, format!("{} done", b.action_id)),
-        Err(e) => (false, action_error_message(&b.action_id, e)),
-    };
-    let mut obs = match observation(&st, &tenant, &id, &ObserveBody::default(), started).await? {
-        Ok(o) => o,
-        Err(e) => return Err(e.into()),
+    // The page after the step is observed even when the step failed: the agent sees why.
+    let first = Some((action, true));
+    let (mut obs, stepped) =
+        match observation(&st, &tenant, &id, &ObserveBody::default(), first, started).await? {
+            Ok(o) => o,
+            Err(e) => return Err(e.into()),
+        };
+    let (success, message) = match &stepped {
+        Some(Err(e)) => (false, action_error_message(&b.action_id, e)),
+        _ => (true, format!("{} done", b.action_id)),
     };
     obs.success = Some(success);
     obs.message = Some(message);

@@ -271,5 +271,9 @@ fn parse_action(body: &[u8]) -> Result<ActionRequest, ApiError> {
     };
     let action = Action::from_parts(&kind, Value::Object(payload))
         .map_err(|e| ApiError::bad_request(format!("invalid action: {e}")))?;
-    Ok(ActionRequest { action, screenshot })
+    Ok(ActionRequest {
+        action,
+        screenshot,
+        then_observe: None,
+    })
 }

@@ -30,7 +30,7 @@ use crate::engine::actions::observe::ObserveOptions;
 use crate::engine::actions::{ActionOutput, Goto, Outcome, Scrape, Screenshot};
 use crate::engine::tabs::{CloseTab, NewTab, SwitchTab};
 use crate::engine::{Action, EngineError};
-use crate::sessions::{ActionRequest, ActionResult, Route, SessionError, Status};
+use crate::sessions::{ActionRequest, ActionResult, Route, SessionError, Status, ThenObserve};
 
 /// The protocol label of sessions MCP starts (metrics, records).
 const API: &str = "mcp";
@@ -325,10 +325,9 @@ impl McpTools {
                 if let Some(r) = self.elsewhere(caller, &id, name, input).await {
                     return r;
                 }
-                if let Some(url) = a.url.clone() {
-                    self.run(caller, &id, goto(url), false).await?;
-                }
-                self.observation(caller, &id, &a, None).await
+                // A `url` is visited first (same turn); when that fails, its error is the answer.
+                let first = a.url.clone().map(|url| (goto(url), None));
+                self.observation(caller, &id, &a, first).await
             }
             "step" => {
                 let a: args::Step = parse(name, input.clone())?;
@@ -337,14 +336,8 @@ impl McpTools {
                     return r;
                 }
                 let action = step_action(&a.action_id, a.value.clone(), a.enter.unwrap_or(false))?;
-                let said = match self.run_action(caller, &id, action, false).await {
-                    Ok(_) => Ok(format!("{} done", a.action_id)),
-                    Err(SessionError::Action { error, .. }) => {
-                        Err(action_error_message(&a.action_id, &error))
-                    }
-                    Err(e) => return Err(session_error(e)),
-                };
-                self.observation(caller, &id, &args::Observe::default(), Some(said))
+                let first = Some((action, Some(a.action_id.as_str())));
+                self.observation(caller, &id, &args::Observe::default(), first)
                     .await
             }
             "act" => {
@@ -560,13 +553,9 @@ impl McpTools {
         &self,
         caller: &McpCaller,
         id: &str,
-        action: Action,
-        screenshot: bool,
+        req: ActionRequest,
     ) -> Result<ActionResult, SessionError> {
-        self.st
-            .sessions
-            .act(&caller.tenant, id, ActionRequest { action, screenshot })
-            .await
+        self.st.sessions.act(&caller.tenant, id, req).await
     }
 
     async fn run(
@@ -576,18 +565,24 @@ impl McpTools {
         action: Action,
         screenshot: bool,
     ) -> Result<ActionResult, ToolError> {
-        self.run_action(caller, id, action, screenshot)
+        let req = ActionRequest {
+            screenshot,
+            ..ActionRequest::new(action)
+        };
+        self.run_action(caller, id, req)
             .await
             .map_err(session_error)
     }
 
-    /// The page as an agent reads it; `said` is the outcome of the step before it.
+    /// The page as an agent reads it, after `first` in the same turn of the session: the goto
+    /// of an observe's `url`, or a step (with its action id: the page is observed even when
+    /// the step failed, and the answer starts with how it went).
     async fn observation(
         &self,
         caller: &McpCaller,
         id: &str,
         a: &args::Observe,
-        said: Option<Result<String, String>>,
+        first: Option<(Action, Option<&str>)>,
     ) -> Result<CallToolResult, ToolError> {
         let max_chars = a.max_chars.unwrap_or(DEFAULT_MAX_CHARS);
         let opts = ObserveOptions {
@@ -601,9 +596,29 @@ impl McpTools {
             collector: false,
         };
         let screenshot = a.screenshot.unwrap_or(false);
+        let step_id = first.as_ref().and_then(|(_, step)| *step);
+        let req = match first {
+            Some((action, step)) => ActionRequest {
+                screenshot,
+                then_observe: Some(ThenObserve {
+                    options: opts,
+                    after_failure: step.is_some(),
+                }),
+                ..ActionRequest::new(action)
+            },
+            None => ActionRequest {
+                screenshot,
+                ..ActionRequest::new(Action::Snapshot(opts))
+            },
+        };
         let snap = self
-            .run(caller, id, Action::Snapshot(opts), screenshot)
-            .await?;
+            .run_action(caller, id, req)
+            .await
+            .map_err(session_error)?;
+        let said = step_id.map(|step| match &snap.first {
+            Some(Err(e)) => Err(action_error_message(step, e)),
+            _ => Ok(format!("{step} done")),
+        });
         let Outcome::Observation(s) = &snap.output.result else {
             return Err(ToolError("the observation answered no page".into()));
         };

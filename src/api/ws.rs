@@ -337,10 +337,7 @@ impl Conn {
                 }
                 Frame::Act { name, action } => (name, action),
             };
-            let req = ActionRequest {
-                action,
-                screenshot: false,
-            };
+            let req = ActionRequest::new(action);
             let reply = match self.sessions.act(&self.tenant, id, req).await {
                 Ok(done) => ws_frames::response(name, done.output),
                 Err(SessionError::NotActive(rec)) => {

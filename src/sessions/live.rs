@@ -102,7 +102,20 @@ async fn save_profile(
         })
 }
 
-/// Runs one action on a live session while holding its turn, within `deadline`.
+/// What one turn ran: the action, and the observation after it when the request asked.
+pub(super) struct Ran {
+    pub(super) first: Result<ActionOutput, EngineError>,
+    pub(super) observed: Option<Result<ActionOutput, EngineError>>,
+    /// How long the observation took (each part has its own latency in the metrics).
+    pub(super) observe_took: Duration,
+}
+
+/// The least time an observation after an action gets, even when the action used up the
+/// deadline: a step that timed out is still answered with the page it left.
+const OBSERVE_AFTER_MIN: Duration = Duration::from_secs(10);
+
+/// Runs one action on a live session while holding its turn, within `deadline`, then the
+/// observation the request asked for after it (same turn).
 pub(super) async fn run_action(
     engine: Engine,
     live: Arc<Live>,
@@ -110,27 +123,43 @@ pub(super) async fn run_action(
     who: Owner,
     deadline: Duration,
     _turn: tokio::sync::OwnedMutexGuard<()>,
-) -> Result<ActionOutput, EngineError> {
-    let kind = req.action.kind();
-    let mut result = match (&live.body, &req.action) {
-        (Body::Browser(tabs), Action::SaveProfile(p)) => {
-            save_profile(&engine, tabs, &who, p, deadline).await
+) -> Ran {
+    let started = tokio::time::Instant::now();
+    let first = run_one(&engine, &live, &req.action, &who, deadline).await;
+    let first_took = started.elapsed();
+    let observed = match (&req.then_observe, &first) {
+        (None, _) => None,
+        // The page died or hangs: there is nothing to observe, the action's error says why.
+        (
+            Some(_),
+            Err(EngineError::PageGone(_) | EngineError::Browser(_) | EngineError::Unresponsive(_)),
+        ) => None,
+        (Some(then), Err(_)) if !then.after_failure => None,
+        (Some(then), _) => {
+            let left = deadline
+                .saturating_sub(started.elapsed())
+                .max(OBSERVE_AFTER_MIN);
+            let observe = Action::Snapshot(then.options.clone());
+            Some(run_one(&engine, &live, &observe, &who, left).await)
         }
-        (Body::Http(_), Action::SaveProfile(_)) => Err(EngineError::BadInput(
-            "profiles hold a browser's state; this session has no browser (client: standard)"
-                .into(),
-        )),
-        (Body::Browser(tabs), _) => engine.run_on(tabs, &req.action, deadline).await,
-        (Body::Http(f), _) => match tokio::time::timeout(deadline, f.run(&req.action)).await {
-            Ok(r) => r,
-            Err(_) => Err(EngineError::Timeout(format!(
-                "action `{kind}` timed out after {} ms",
-                deadline.as_millis()
-            ))),
-        },
+    };
+    let observe_took = if observed.is_some() {
+        started.elapsed().saturating_sub(first_took)
+    } else {
+        Duration::ZERO
+    };
+    let mut ran = Ran {
+        first,
+        observed,
+        observe_took,
     };
     if req.screenshot {
-        if let (Ok(out), Some(page)) = (result.as_mut(), live.tabs().and_then(|t| t.active())) {
+        // The picture is of the page as the answer leaves it: after the observation if any.
+        let last = match ran.observed.as_mut() {
+            Some(o) => o,
+            None => &mut ran.first,
+        };
+        if let (Ok(out), Some(page)) = (last.as_mut(), live.tabs().and_then(|t| t.active())) {
             match crate::engine::actions::screenshot_base64(&page, false).await {
                 Ok(png) => {
                     out.news.screenshot = Some(Bytes {
@@ -139,9 +168,37 @@ pub(super) async fn run_action(
                         file: None,
                     });
                 }
-                Err(e) => result = Err(e),
+                Err(e) => *last = Err(e),
             }
         }
     }
-    result
+    ran
+}
+
+/// One action on the session's browser or HTTP client, within `deadline`.
+async fn run_one(
+    engine: &Engine,
+    live: &Live,
+    action: &Action,
+    who: &Owner,
+    deadline: Duration,
+) -> Result<ActionOutput, EngineError> {
+    let kind = action.kind();
+    match (&live.body, action) {
+        (Body::Browser(tabs), Action::SaveProfile(p)) => {
+            save_profile(engine, tabs, who, p, deadline).await
+        }
+        (Body::Http(_), Action::SaveProfile(_)) => Err(EngineError::BadInput(
+            "profiles hold a browser's state; this session has no browser (client: standard)"
+                .into(),
+        )),
+        (Body::Browser(tabs), _) => engine.run_on(tabs, action, deadline).await,
+        (Body::Http(f), _) => match tokio::time::timeout(deadline, f.run(action)).await {
+            Ok(r) => r,
+            Err(_) => Err(EngineError::Timeout(format!(
+                "action `{kind}` timed out after {} ms",
+                deadline.as_millis()
+            ))),
+        },
+    }
 }

@@ -26,7 +26,7 @@ pub use record::{SessionOptions, SessionRecord, Status};
 pub use store::{Limits, MemoryStore, SessionStore, StoreError};
 pub use types::{
     ActionRequest, ActionResult, Client, CreateRequest, Ended, ListPage, Route, SessionConfig,
-    SessionError, MAX_PAGE_SIZE,
+    SessionError, ThenObserve, MAX_PAGE_SIZE,
 };
 
 use background::{death_watch, heartbeat, janitor, page_watch, reaper, recovering};
@@ -455,7 +455,7 @@ impl Sessions {
             left,
             turn,
         ));
-        let result = match task.await {
+        let ran = match task.await {
             Ok(r) => r,
             Err(join) => {
                 tracing::error!(session = %id, error = %join, "an action panicked; ending its session");
@@ -466,13 +466,39 @@ impl Sessions {
                 ))));
             }
         };
-        let ok = result.is_ok();
-        crate::telemetry::action(kind, ok, arrived_at.elapsed());
-        let counted = self.count(id, kind, ok).await?;
+        let took = arrived_at.elapsed();
+        crate::telemetry::action(
+            kind,
+            ran.first.is_ok(),
+            took.saturating_sub(ran.observe_took),
+        );
+        let mut counted = self.count(id, kind, ran.first.is_ok()).await?;
+        // An observation after the action: counted as its own action; its answer is the answer,
+        // and the action's failure (if any) rides along with it.
+        let (result, first) = match ran.observed {
+            None => (ran.first, None),
+            Some(observed) => {
+                let observing = Action::Snapshot(Default::default()).kind();
+                crate::telemetry::action(observing, observed.is_ok(), ran.observe_took);
+                counted = self
+                    .count(id, observing, observed.is_ok())
+                    .await?
+                    .or(counted);
+                match (ran.first, observed) {
+                    (Ok(done), Ok(mut out)) => {
+                        out.news.absorb(done.news);
+                        (Ok(out), Some(Ok(())))
+                    }
+                    (Err(e), Ok(out)) => (Ok(out), Some(Err(e))),
+                    (_, Err(e)) => (Err(e), None),
+                }
+            }
+        };
         match result {
             Ok(output) => Ok(ActionResult {
                 output,
                 record: counted.unwrap_or(rec),
+                first,
             }),
             Err(error) => {
                 if matches!(error, EngineError::PageGone(_) | EngineError::Browser(_)) {

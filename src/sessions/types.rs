@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::record::{SessionRecord, Status};
 use super::store::{Limits, StoreError};
+use crate::engine::actions::observe::ObserveOptions;
 use crate::engine::{Action, ActionOutput, EngineError};
 use crate::exchange::Middleware;
 
@@ -120,6 +121,31 @@ pub struct ActionRequest {
     pub action: Action,
     /// Attach a PNG of the viewport to the answer.
     pub screenshot: bool,
+    /// Observe the page right after the action, in the same turn of the session (the agent
+    /// API's and MCP's step, and their observe with a `url`): no other request's action comes
+    /// between the two, and a failure of the action itself is answered with the observation
+    /// after it (see [`ActionResult::first`]). Each is counted as its own action.
+    pub then_observe: Option<ThenObserve>,
+}
+
+/// The observation a request asks for after its action.
+#[derive(Debug, Clone)]
+pub struct ThenObserve {
+    pub options: ObserveOptions,
+    /// Also when the action failed (a step: the agent sees the page its step left); otherwise
+    /// only after it succeeded (the goto an observe with a `url` makes first).
+    pub after_failure: bool,
+}
+
+impl ActionRequest {
+    /// One action, nothing alongside it.
+    pub fn new(action: Action) -> Self {
+        Self {
+            action,
+            screenshot: false,
+            then_observe: None,
+        }
+    }
 }
 
 /// A page of a tenant's sessions (see [`Sessions::list_page`]).
@@ -135,6 +161,11 @@ pub struct ListPage {
 pub const MAX_PAGE_SIZE: usize = 500;
 
 pub struct ActionResult {
+    /// The action's answer; with `then_observe`, the observation's (the action's news, such
+    /// as a tab it opened or a download it finished, folded in).
     pub output: ActionOutput,
     pub record: SessionRecord,
+    /// With `then_observe`: how the action itself went (its error, when it failed and the page
+    /// could still be observed).
+    pub first: Option<Result<(), EngineError>>,
 }

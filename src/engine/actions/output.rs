@@ -71,6 +71,21 @@ pub struct News {
     pub changes: Option<action_space::changes::Changes>,
 }
 
+impl News {
+    /// Folds in what an earlier action of the same answer reported (an observe right after a
+    /// step answers both): what this one says wins, lists keep the earlier first.
+    pub fn absorb(&mut self, earlier: News) {
+        self.tab = self.tab.or(earlier.tab);
+        self.tab_replaced = self.tab_replaced.take().or(earlier.tab_replaced);
+        self.tab_refused = self.tab_refused.take().or(earlier.tab_refused);
+        self.tabs = self.tabs.take().or(earlier.tabs);
+        let later = std::mem::replace(&mut self.downloads, earlier.downloads);
+        self.downloads.extend(later);
+        self.screenshot = self.screenshot.take().or(earlier.screenshot);
+        self.changes = self.changes.take().or(earlier.changes);
+    }
+}
+
 /// An action's own result.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
