@@ -99,7 +99,13 @@ pub fn launch(
         "--hide-scrollbars",
         "--password-store=basic",
         // A back/forward-cache restore fires no load events; history actions wait for them.
-        "--disable-features=BackForwardCache",
+        // Chromium's own calls home nobody asked for (seen at the egress proxy while pages were
+        // observed): autofill asking Google about the forms it sees (content-autofill.
+        // googleapis.com, every ~13 s) and the optimization guide's hints and models
+        // (optimizationguide-pa.googleapis.com), and the network clock (clients2.google.com/
+        // time). The account list each profile asks for (accounts.google.com/ListAccounts) has
+        // no switch; the egress policy judges it like any request.
+        "--disable-features=BackForwardCache,AutofillServerCommunication,OptimizationHints,OptimizationGuideModelDownloading,NetworkTimeServiceQuerying",
         "--remote-debugging-pipe",
     ])
     // Every request goes through the egress proxy (engine/egress), loopback included: an
