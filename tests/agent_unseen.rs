@@ -62,6 +62,7 @@ async fn names_come_from_what_a_person_reads() {
         ("Nickname", "text input"),
         ("Billing address", "text input"),
         ("Auto theme", "button"),
+        ("Share page", "button"),
         ("Alan", "treeitem"),
         ("I accept the terms", "checkbox"),
         // Inside a same-origin iframe, by its own document's labels.
@@ -91,8 +92,14 @@ async fn names_come_from_what_a_person_reads() {
         .unwrap()
         .to_string();
     pp.ok(ALICE, &id, "step", json!({ "id": theme })).await;
+    let share = named(&s, "Share page")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    pp.ok(ALICE, &id, "step", json!({ "id": share })).await;
     for never in [
         "IGNORE-ZERO-SIZE",
+        "IGNORE-SHADOW-ZERO",
         "LightDark",
         "Leonie",
         "unnamed",
@@ -126,6 +133,7 @@ async fn the_readable_page_is_what_is_rendered() {
         "VISIBILITY-HIDDEN-TEXT",
         "TRANSPARENT-TEXT",
         "ZERO-FONT-TEXT",
+        "IGNORE-SHADOW-ZERO",
         "IGNORE PREVIOUS INSTRUCTIONS",
         "OFF-CANVAS-TEXT",
         "CLOSED-DETAILS-TEXT",

@@ -114,8 +114,11 @@ function (opts) {
   const zeroFont = (e) => getComputedStyle(e).fontSize === '0px';
   // A text node the walk reaches on its own (in a shadow root, a slot, a summary): whether its
   // element is at font-size 0, kept for names as the walk's own loop does.
+  // The element a text node's style comes from: its parent, or the host of the shadow root it
+  // sits in directly.
+  const styledBy = (textNode) => textNode.parentElement || (textNode.parentNode && textNode.parentNode.host) || null;
   const tinyText = (textNode) => {
-    const p = textNode.parentElement || (textNode.parentNode && textNode.parentNode.host);
+    const p = styledBy(textNode);
     if (!p || !zeroFont(p)) return false;
     (tinySeen || (tinySeen = new Set())).add(p);
     return true;
@@ -132,7 +135,7 @@ function (opts) {
     const visit = (n, d) => {
       if (d > 30 || t.length > 2000) return;
       if (n.nodeType === 3) {
-        if (all || !tinySeen || !tinySeen.has(n.parentElement) || !NON_SPACE.test(n.data)) t += n.data;
+        if (all || !tinySeen || !tinySeen.has(styledBy(n)) || !NON_SPACE.test(n.data)) t += n.data;
         return;
       }
       if (n.nodeType !== 1 && n.nodeType !== 11) return;
@@ -504,10 +507,12 @@ function (opts) {
   function walk(n, ctx, unseen, d) {
     if (d > 400) return;
     if (n.nodeType === 3) {
-      if (ctx.text && !unseen) {
-        if (size > textCap) mainTruncated = true;
-        else if (!NON_SPACE.test(n.data) || !tinyText(n)) line += n.data;
-      }
+      if (unseen || (!ctx.text && ctx.inside === null)) return;
+      // Its words may be the readable page's or a name's (it is inside an action).
+      const tiny = NON_SPACE.test(n.data) && tinyText(n);
+      if (!ctx.text) return;
+      if (size > textCap) mainTruncated = true;
+      else if (!tiny) line += n.data;
       return;
     }
     if (n.nodeType === 11) { for (const c of n.childNodes) walk(c, ctx, unseen, d + 1); return; }
