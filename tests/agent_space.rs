@@ -481,3 +481,50 @@ async fn links_are_described_by_the_url_they_resolve_to() {
     }
     pp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_in_a_row_at_font_size_zero_are_seen_and_clicked() {
+    let fx = Fixtures::start().await;
+    let pp = Pp::default().await;
+    let id = pp
+        .session_at(ALICE, json!({ "url": fx.url("/agent/icon-row.html") }))
+        .await;
+    let s = snapshot(&pp, &id).await;
+    let listed: Vec<&str> = s["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["description"].as_str())
+        .collect();
+    assert_eq!(listed.len(), 2, "the two links with content: {listed:?}");
+    assert!(
+        find(&s, "Home").is_some() && find(&s, "Docs").is_some(),
+        "{listed:?}"
+    );
+    let after = step_on(&pp, &id, &s, "Home", Value::Null).await;
+    assert!(after["url"].as_str().unwrap().ends_with("#home"), "{after}");
+    // By selector too (Capture's click), and a visible wait sees it.
+    let (status, v) = pp
+        .act(ALICE, &id, "click", json!({ "selector": "#docs" }))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = pp
+        .act(
+            ALICE,
+            &id,
+            "wait_for_selector",
+            json!({ "selector": "#docs", "visible": true, "timeoutMs": 1000 }),
+        )
+        .await;
+    assert_eq!((status, v["visible"].as_bool()), (200, Some(true)), "{v}");
+    let (_, v) = pp
+        .act(
+            ALICE,
+            &id,
+            "query",
+            json!({ "selector": "#said", "fields": ["text"] }),
+        )
+        .await;
+    assert!(v.to_string().contains("Opened docs"), "{v}");
+    pp.stop().await;
+}

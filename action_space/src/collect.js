@@ -265,6 +265,21 @@ function (opts) {
     return { covered: probed > 0, point: null };
   }
 
+  // The boxes of what an element holds (its text and the boxes inside it), and their union;
+  // null when it holds nothing with a size.
+  function contentRects(el) {
+    const range = el.ownerDocument.createRange();
+    range.selectNodeContents(el);
+    const list = [...range.getClientRects()].filter(r => r.width > 0 && r.height > 0);
+    if (!list.length) return null;
+    let left = Infinity, top = Infinity, right = -Infinity, bottom = -Infinity;
+    for (const r of list) {
+      left = Math.min(left, r.left); top = Math.min(top, r.top);
+      right = Math.max(right, r.right); bottom = Math.max(bottom, r.bottom);
+    }
+    return { list, box: { left, top, right, bottom, width: right - left, height: bottom - top } };
+  }
+
   // The scroll box (overflow auto/scroll, with something to scroll) whose visible area the
   // element lies outside of, named for the agent; null when none clips it.
   function clippingScroller(el, r) {
@@ -693,7 +708,15 @@ function (opts) {
     const below = rec || IN_WIDGET;
     total++;
 
-    const box = el.getBoundingClientRect();
+    let box = el.getBoundingClientRect();
+    // An inline element's own box is as tall as its font: inside a `font-size: 0` row (a way
+    // to drop the gaps between inline-blocks) a link around an icon or a sized span has no
+    // height, while what it holds is seen and clicked. Its content's boxes stand in for it.
+    let rects = null;
+    if ((box.width <= 0 || box.height <= 0) && st.display.startsWith('inline')) {
+      rects = contentRects(el);
+      if (rects) box = rects.box;
+    }
     if (box.width <= 0 || box.height <= 0) return below;
     if (hiddenHere || st.pointerEvents === 'none') return below;
     if (faded) return below;
@@ -760,7 +783,7 @@ function (opts) {
     nodes.push(node);
     if (container) container.kids.push(el);
     if (rec) rec.node = node;
-    if (inViewport) pending.push({ el, box, off, clip: ctx.clip, node });
+    if (inViewport) pending.push({ el, box, off, clip: ctx.clip, node, rects: rects && rects.list });
     return below;
   }
 
@@ -832,7 +855,7 @@ function (opts) {
         const r = rectOf(o.el, o.off);
         if (r[0] < g[2] && r[2] > g[0] && r[1] < g[3] && r[3] > g[1]) near = true;
       }
-      if (!near || !probe(p.el, p.off, p.el.getClientRects()).covered) continue;
+      if (!near || !probe(p.el, p.off, p.rects || p.el.getClientRects()).covered) continue;
       const scroller = clippingScroller(p.el, p.box);
       if (!scroller) { dropped.add(p.node); continue; }
       delete p.node.inView;

@@ -222,7 +222,7 @@ pub async fn wait_for_selector(
     let started = Instant::now();
     let arg = json!({ "selector": w.selector });
     loop {
-        let res = page.eval(include_str!("../js/exists.js"), &arg).await?;
+        let res = page.eval(super::js::EXISTS, &arg).await?;
         if let Some(why) = res.get("invalid").and_then(Value::as_str) {
             return Err(EngineError::BadInput(format!(
                 "payload.selector is not a valid CSS selector: {why}"

@@ -16,7 +16,7 @@ function (a) {
   }
   const view = el.ownerDocument.defaultView || window;
   const vw = view.innerWidth, vh = view.innerHeight;
-  const r = el.getBoundingClientRect();
+  const { rect: r, rects } = boxes(el);
   const style = view.getComputedStyle(el);
   const visible = r.width > 0 && r.height > 0 && style.visibility !== 'hidden' &&
     style.display !== 'none' && parseFloat(style.opacity || '1') > 0;
@@ -34,7 +34,7 @@ function (a) {
     // free half. The first point whose hit test is the element (or inside it) is used.
     const fractions = [[0.5, 0.5], [0.25, 0.5], [0.75, 0.5], [0.5, 0.25], [0.5, 0.75],
       [0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]];
-    probing: for (const cr of el.getClientRects()) {
+    probing: for (const cr of rects || el.getClientRects()) {
       if (cr.width <= 0 || cr.height <= 0) continue;
       for (const [fx, fy] of fractions) {
         const x = Math.min(Math.max(cr.left + cr.width * fx, 0), vw - 1);
