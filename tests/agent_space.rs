@@ -483,7 +483,7 @@ async fn links_are_described_by_the_url_they_resolve_to() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn links_in_a_row_at_font_size_zero_are_seen_and_clicked() {
+async fn actions_without_a_box_of_their_own_are_seen_and_clicked() {
     let fx = Fixtures::start().await;
     let pp = Pp::default().await;
     let id = pp
@@ -496,13 +496,36 @@ async fn links_in_a_row_at_font_size_zero_are_seen_and_clicked() {
         .iter()
         .filter_map(|a| a["description"].as_str())
         .collect();
-    assert_eq!(listed.len(), 2, "the two links with content: {listed:?}");
-    assert!(
-        find(&s, "Home").is_some() && find(&s, "Docs").is_some(),
-        "{listed:?}"
-    );
+    // The two links with content in the row, the link and the button without a box of their
+    // own, and the paragraph under the pointer-cursor wrapper (the wrapper, with no box, is not
+    // one more); not the empty link.
+    assert_eq!(listed.len(), 5, "{listed:?}");
+    for (name, what) in [
+        ("Home", "link"),
+        ("Docs", "link"),
+        ("Card title", "link"),
+        ("Flat button", "button"),
+        ("Plain paragraph", "clickable p"),
+    ] {
+        let d = find(&s, name)
+            .and_then(|a| a["description"].as_str())
+            .unwrap_or_default();
+        assert!(d.contains(what), "{name} is a {what}: {listed:?}");
+    }
     let after = step_on(&pp, &id, &s, "Home", Value::Null).await;
     assert!(after["url"].as_str().unwrap().ends_with("#home"), "{after}");
+    let after = step_on(&pp, &id, &s, "Card title", Value::Null).await;
+    assert!(after["url"].as_str().unwrap().ends_with("#card"), "{after}");
+    step_on(&pp, &id, &s, "Flat button", Value::Null).await;
+    let (_, v) = pp
+        .act(
+            ALICE,
+            &id,
+            "query",
+            json!({ "selector": "#said", "fields": ["text"] }),
+        )
+        .await;
+    assert!(v.to_string().contains("Flat pressed"), "{v}");
     // By selector too (Capture's click), and a visible wait sees it.
     let (status, v) = pp
         .act(ALICE, &id, "click", json!({ "selector": "#docs" }))

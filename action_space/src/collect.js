@@ -265,6 +265,10 @@ function (opts) {
     return { covered: probed > 0, point: null };
   }
 
+  function contentsWidget(el, roleAttr) {
+    const explicit = roleAttr ? roleAttr.trim().split(/\s+/)[0] : '';
+    return WIDGET_ROLES.has(explicit) || (NATIVE.has(el.tagName) && implicitRole(el) !== '');
+  }
   // The boxes of what an element holds (its text and the boxes inside it), and their union;
   // null when it holds nothing with a size.
   function contentRects(el) {
@@ -599,7 +603,11 @@ function (opts) {
     // The resolved URL is serialised on every read of `href`: read once, for the action and the text.
     const href = t === 'A' ? hrefOf(el) : '';
     // An SVG drawing is an image, not a target; its shapes are targets only when made so.
-    const inside = t === 'svg' || display === 'contents' || total >= maxNodes ? ctx.inside : consider(el, t, st, ctx, hiddenHere, faded, href, roleAttr);
+    // An element without a box of its own (`display: contents`: a wrapper, a slot) is an
+    // action only as a widget (a link or button around a card is, and what it holds is where
+    // it is seen and clicked); a pointer cursor alone there is its content's.
+    const inside = t === 'svg' || total >= maxNodes || (display === 'contents' && !contentsWidget(el, roleAttr)) ? ctx.inside
+      : consider(el, t, st, ctx, hiddenHere, faded, href, roleAttr);
     const own = ownLandmark(el, roleAttr);
     const landmark = own === null ? ctx.landmark : own;
 
@@ -713,7 +721,7 @@ function (opts) {
     // to drop the gaps between inline-blocks) a link around an icon or a sized span has no
     // height, while what it holds is seen and clicked. Its content's boxes stand in for it.
     let rects = null;
-    if ((box.width <= 0 || box.height <= 0) && st.display.startsWith('inline')) {
+    if ((box.width <= 0 || box.height <= 0) && (st.display.startsWith('inline') || st.display === 'contents')) {
       rects = contentRects(el);
       if (rects) box = rects.box;
     }

@@ -1,12 +1,14 @@
 // Shared by the element helpers: the boxes a person sees of an element, and their union. An
 // inline element's own box is as tall as its font: inside a `font-size: 0` row (a way to drop
 // the gaps between inline-blocks) a link around an icon or a sized span has no height while
-// what it holds is seen and clicked, so the boxes of its content stand in for it (the
-// collector lists it the same way, action_space/src/collect.js `contentRects`).
+// what it holds is seen and clicked, so the boxes of its content stand in for it; so do they
+// for an element with no box at all (`display: contents`, a link around a card). The collector
+// lists it the same way (action_space/src/collect.js `contentRects`).
 function boxes(el) {
   const own = el.getBoundingClientRect();
   const view = el.ownerDocument.defaultView || window;
-  if ((own.width > 0 && own.height > 0) || !view.getComputedStyle(el).display.startsWith('inline')) {
+  const display = view.getComputedStyle(el).display;
+  if ((own.width > 0 && own.height > 0) || !(display.startsWith('inline') || display === 'contents')) {
     return { rect: own, rects: null };
   }
   const range = el.ownerDocument.createRange();
