@@ -26,6 +26,13 @@ async fn step_on(pp: &Pp, id: &str, snap: &Value, name: &str, value: Value) -> V
     pp.ok(ALICE, id, "step", body).await
 }
 
+/// The description of the action named `name`, or "" when there is none.
+fn description<'a>(snap: &'a Value, name: &str) -> &'a str {
+    find(snap, name)
+        .and_then(|a| a["description"].as_str())
+        .unwrap_or_default()
+}
+
 fn id_of(snap: &Value, name: &str) -> String {
     find(snap, name)
         .and_then(|a| a["id"].as_str())
@@ -474,9 +481,7 @@ async fn links_are_described_by_the_url_they_resolve_to() {
         ("With a space", "→ /p/a%20b"),
         ("Other host", "→ http://other.test/x"),
     ] {
-        let d = find(&s, name)
-            .and_then(|a| a["description"].as_str())
-            .unwrap_or_default();
+        let d = description(&s, name);
         assert!(d.ends_with(to), "{name}: {d:?}");
     }
     pp.stop().await;
@@ -507,10 +512,10 @@ async fn actions_without_a_box_of_their_own_are_seen_and_clicked() {
         ("Flat button", "button"),
         ("Plain paragraph", "clickable p"),
     ] {
-        let d = find(&s, name)
-            .and_then(|a| a["description"].as_str())
-            .unwrap_or_default();
-        assert!(d.contains(what), "{name} is a {what}: {listed:?}");
+        assert!(
+            description(&s, name).contains(what),
+            "{name} is a {what}: {listed:?}"
+        );
     }
     let after = step_on(&pp, &id, &s, "Home", Value::Null).await;
     assert!(after["url"].as_str().unwrap().ends_with("#home"), "{after}");
