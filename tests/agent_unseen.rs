@@ -100,6 +100,7 @@ async fn names_come_from_what_a_person_reads() {
     for never in [
         "IGNORE-ZERO-SIZE",
         "IGNORE-SHADOW-ZERO",
+        "IGNORE-CLEAR-TEXT",
         "LightDark",
         "Leonie",
         "unnamed",
@@ -133,7 +134,9 @@ async fn the_readable_page_is_what_is_rendered() {
         "VISIBILITY-HIDDEN-TEXT",
         "TRANSPARENT-TEXT",
         "ZERO-FONT-TEXT",
+        "CLEAR-COLOR-TEXT",
         "IGNORE-SHADOW-ZERO",
+        "IGNORE-CLEAR-TEXT",
         "IGNORE PREVIOUS INSTRUCTIONS",
         "OFF-CANVAS-TEXT",
         "CLOSED-DETAILS-TEXT",
@@ -143,6 +146,10 @@ async fn the_readable_page_is_what_is_rendered() {
     }
     // A child that sets a size again inside a font-size:0 box is read.
     assert!(md.contains("SIZED-AGAIN-TEXT"), "{md}");
+    // So is a child that sets a colour again inside a transparent one, and gradient text
+    // (transparent, painted through `background-clip: text`).
+    assert!(md.contains("COLOURED-AGAIN-TEXT"), "{md}");
+    assert!(md.contains("## GRADIENT-HEADING"), "{md}");
     // Everything a person sees, in document order: the iframe's text and the shadow root's
     // between the main content around them, the footer's status line too.
     let order = [

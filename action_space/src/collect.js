@@ -101,25 +101,33 @@ function (opts) {
   const BLOCK = new Set(['P', 'DIV', 'LI', 'UL', 'OL', 'TR', 'TD', 'TH', 'TABLE', 'SECTION', 'ARTICLE',
     'HEADER', 'FOOTER', 'NAV', 'ASIDE', 'MAIN', 'FORM', 'FIELDSET', 'H1', 'H2', 'H3', 'H4', 'H5', 'H6',
     'BR', 'HR', 'DT', 'DD', 'DL', 'BLOCKQUOTE', 'PRE', 'FIGURE', 'FIGCAPTION', 'ADDRESS']);
-  // Text at font-size 0 is not read by a person (a way to hide it, e.g. an instruction for an
-  // agent): its words are neither written into the readable page nor part of a name; its
-  // whitespace still separates the words around it. The walk reads the size once per element
-  // with words (~4 % of the collector on the bench's large page) and keeps the elements whose
-  // words are that small in `tinySeen`; names from content skip their text. A name is computed
+  // Text a person cannot read is not read for them either (a way to hide it, e.g. an
+  // instruction for an agent): at font-size 0, or painted fully transparent with nothing else
+  // drawing it (a gradient through `background-clip: text`, a shadow or a stroke does). Its
+  // words are neither written into the readable page nor part of a name; its whitespace still
+  // separates the words around it. The walk reads size and fill once per element with words
+  // (the size ~4 % of the collector on the bench's large page, the fill within the noise of an
+  // interleaved A/B, 0-6 %) and keeps the elements whose
+  // words are unreadable in `tinySeen`; names from content skip their text. A name is computed
   // before the walk reaches the element's children, so the names of actions holding such an
   // element are computed again after the walk (on most pages there is none: no cost). Asking
-  // the size inside every name instead cost 8-14 % more.
+  // inside every name instead cost 8-14 % more.
   let tinySeen = null;
   const NON_SPACE = /\S/;
-  const zeroFont = (e) => getComputedStyle(e).fontSize === '0px';
-  // A text node the walk reaches on its own (in a shadow root, a slot, a summary): whether its
-  // element is at font-size 0, kept for names as the walk's own loop does.
+  // A computed colour with alpha 0: `rgba(0, 0, 0, 0)`, `color(srgb 1 0 0 / 0)`.
+  const CLEAR = /^rgba\([^,]*,[^,]*,[^,]*,\s*0\)$|\/\s*0\)$/;
+  const unreadable = (st) => st.fontSize === '0px' || (CLEAR.test(st.webkitTextFillColor)
+    && st.backgroundClip !== 'text' && st.webkitBackgroundClip !== 'text'
+    && st.textShadow === 'none' && !(parseFloat(st.webkitTextStrokeWidth) > 0));
+  const unreadableIn = (e) => unreadable(getComputedStyle(e));
   // The element a text node's style comes from: its parent, or the host of the shadow root it
   // sits in directly.
   const styledBy = (textNode) => textNode.parentElement || (textNode.parentNode && textNode.parentNode.host) || null;
+  // A text node the walk reaches on its own (in a shadow root, a slot, a summary): whether its
+  // element's words are unreadable, kept for names as the walk's own loop does.
   const tinyText = (textNode) => {
     const p = styledBy(textNode);
-    if (!p || !zeroFont(p)) return false;
+    if (!p || !unreadableIn(p)) return false;
     (tinySeen || (tinySeen = new Set())).add(p);
     return true;
   };
@@ -664,7 +672,7 @@ function (opts) {
               if (!asked) continue;
               if (tiny === null) {
                 if (!NON_SPACE.test(c.data)) { if (writes && size <= textCap) line += c.data; continue; }
-                tiny = st.fontSize === '0px';
+                tiny = unreadable(st);
                 if (tiny) (tinySeen || (tinySeen = new Set())).add(el);
               }
               if (!writes) continue;
@@ -813,7 +821,7 @@ function (opts) {
   function tinyWithin(el) {
     const found = new Set();
     const check = (e) => {
-      if (zeroFont(e)) found.add(e);
+      if (unreadableIn(e)) found.add(e);
       if (e.shadowRoot) for (const x of e.shadowRoot.querySelectorAll('*')) check(x);
     };
     check(el);
