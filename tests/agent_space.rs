@@ -26,6 +26,19 @@ async fn step_on(pp: &Pp, id: &str, snap: &Value, name: &str, value: Value) -> V
     pp.ok(ALICE, id, "step", body).await
 }
 
+/// What the fixture's `#said` status line says now (Capture's query).
+async fn said(pp: &Pp, id: &str) -> String {
+    let (_, v) = pp
+        .act(
+            ALICE,
+            id,
+            "query",
+            json!({ "selector": "#said", "fields": ["text"] }),
+        )
+        .await;
+    v.to_string()
+}
+
 /// The description of the action named `name`, or "" when there is none.
 fn description<'a>(snap: &'a Value, name: &str) -> &'a str {
     find(snap, name)
@@ -522,15 +535,8 @@ async fn actions_without_a_box_of_their_own_are_seen_and_clicked() {
     let after = step_on(&pp, &id, &s, "Card title", Value::Null).await;
     assert!(after["url"].as_str().unwrap().ends_with("#card"), "{after}");
     step_on(&pp, &id, &s, "Flat button", Value::Null).await;
-    let (_, v) = pp
-        .act(
-            ALICE,
-            &id,
-            "query",
-            json!({ "selector": "#said", "fields": ["text"] }),
-        )
-        .await;
-    assert!(v.to_string().contains("Flat pressed"), "{v}");
+    let said = said(&pp, &id).await;
+    assert!(said.contains("Flat pressed"), "{said}");
     // By selector too (Capture's click), and a visible wait sees it.
     let (status, v) = pp
         .act(ALICE, &id, "click", json!({ "selector": "#docs" }))
@@ -545,14 +551,7 @@ async fn actions_without_a_box_of_their_own_are_seen_and_clicked() {
         )
         .await;
     assert_eq!((status, v["visible"].as_bool()), (200, Some(true)), "{v}");
-    let (_, v) = pp
-        .act(
-            ALICE,
-            &id,
-            "query",
-            json!({ "selector": "#said", "fields": ["text"] }),
-        )
-        .await;
-    assert!(v.to_string().contains("Opened docs"), "{v}");
+    let said = said(&pp, &id).await;
+    assert!(said.contains("Opened docs"), "{said}");
     pp.stop().await;
 }
