@@ -535,8 +535,8 @@ async fn actions_without_a_box_of_their_own_are_seen_and_clicked() {
     let after = step_on(&pp, &id, &s, "Card title", Value::Null).await;
     assert!(after["url"].as_str().unwrap().ends_with("#card"), "{after}");
     step_on(&pp, &id, &s, "Flat button", Value::Null).await;
-    let said = said(&pp, &id).await;
-    assert!(said.contains("Flat pressed"), "{said}");
+    let status_line = said(&pp, &id).await;
+    assert!(status_line.contains("Flat pressed"), "{status_line}");
     // By selector too (Capture's click), and a visible wait sees it.
     let (status, v) = pp
         .act(ALICE, &id, "click", json!({ "selector": "#docs" }))
@@ -551,7 +551,19 @@ async fn actions_without_a_box_of_their_own_are_seen_and_clicked() {
         )
         .await;
     assert_eq!((status, v["visible"].as_bool()), (200, Some(true)), "{v}");
-    let said = said(&pp, &id).await;
-    assert!(said.contains("Opened docs"), "{said}");
+    // And a query's box and visibility are those of what the link holds.
+    let (_, v) = pp
+        .act(
+            ALICE,
+            &id,
+            "query",
+            json!({ "selector": "#docs", "fields": ["visible", "bbox"], "visibleOnly": true }),
+        )
+        .await;
+    let docs = &v["elements"][0];
+    assert_eq!(docs["visible"], true, "{v}");
+    assert!(docs["bbox"]["height"].as_f64().unwrap_or(0.0) > 10.0, "{v}");
+    let status_line = said(&pp, &id).await;
+    assert!(status_line.contains("Opened docs"), "{status_line}");
     pp.stop().await;
 }

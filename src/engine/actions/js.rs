@@ -24,3 +24,4 @@ pub const VALIDITY: &str = with_find!("../js/validity.js");
 pub const ARIA_OPTION: &str = with_find!("../js/aria_option.js");
 pub const FILE_INPUT: &str = with_find!("../js/file_input.js");
 pub const EXISTS: &str = with_find!("../js/exists.js");
+pub const QUERY: &str = with_find!("../js/query.js");

@@ -369,7 +369,7 @@ pub async fn query(page: &Page, q: &Query) -> Result<ActionOutput, EngineError> 
         "selector": q.selector, "fields": q.fields, "attributes": q.attributes,
         "limit": limit, "visibleOnly": q.visible_only,
     });
-    let res = page.eval(include_str!("../js/query.js"), &arg).await?;
+    let res = page.eval(super::js::QUERY, &arg).await?;
     if let Some(why) = res.get("invalid").and_then(Value::as_str) {
         return Err(EngineError::BadInput(format!(
             "payload.selector `{}` is not a valid CSS selector: {why}",

@@ -1,9 +1,10 @@
-// Reads fields and attributes of the elements matching a selector. Runs in the isolated world.
+// Reads fields and attributes of the elements matching a selector. Runs in the isolated world;
+// an element's box and visibility are those the click uses (boxes.js).
 function (a) {
   let all;
   try { all = Array.from(document.querySelectorAll(a.selector)); } catch (e) { return { invalid: String(e && e.message || e) }; }
   const isVisible = (el) => {
-    const r = el.getBoundingClientRect();
+    const r = boxes(el).rect;
     const s = getComputedStyle(el);
     return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none' && parseFloat(s.opacity || '1') > 0;
   };
@@ -23,7 +24,7 @@ function (a) {
     role: el => el.getAttribute('role'),
     ariaLabel: el => el.getAttribute('aria-label'),
     visible: el => isVisible(el),
-    bbox: el => { const r = el.getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height }; },
+    bbox: el => { const r = boxes(el).rect; return { x: r.x, y: r.y, width: r.width, height: r.height }; },
   };
   const elements = matched.slice(0, a.limit).map(el => {
     const o = {};
