@@ -56,6 +56,36 @@ fn rec_key(id: &str) -> String {
     format!("{ROOT}s:{id}")
 }
 
+/// Attempts at the first connection, and the pause between them.
+const FIRST_ATTEMPTS: u32 = 3;
+const FIRST_PAUSE: Duration = Duration::from_millis(500);
+
+/// The first connection: a Redis that is slow to answer at that moment (a loaded machine, one
+/// just started) gets three tries within a few seconds; one that is not there fails the start
+/// with the last error.
+async fn first_connection(
+    url: &str,
+    client: &redis::Client,
+    cfg: &ConnectionManagerConfig,
+) -> Result<ConnectionManager, String> {
+    let mut attempt = 1;
+    loop {
+        match ConnectionManager::new_with_config(client.clone(), cfg.clone()).await {
+            Ok(conn) => return Ok(conn),
+            Err(e) if attempt >= FIRST_ATTEMPTS => {
+                return Err(format!(
+                    "cannot reach redis at {url} ({FIRST_ATTEMPTS} attempts): {e}"
+                ))
+            }
+            Err(e) => {
+                tracing::warn!(%url, attempt, error = %e, "redis did not answer; trying again");
+                attempt += 1;
+                tokio::time::sleep(FIRST_PAUSE).await;
+            }
+        }
+    }
+}
+
 impl RedisStore {
     /// Connects (failing fast when Redis is not there at start); later outages answer
     /// `Unavailable` and the connection comes back by itself.
@@ -73,9 +103,7 @@ impl RedisStore {
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_with_config(client, cfg)
-            .await
-            .map_err(|e| format!("cannot reach redis at {url}: {e}"))?;
+        let conn = first_connection(url, &client, &cfg).await?;
         Ok(Self {
             conn,
             instance,
