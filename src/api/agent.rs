@@ -20,7 +20,7 @@ use super::{parsed_for, ts, AppState};
 use crate::engine::actions::observe::ObserveOptions;
 use crate::engine::actions::{Goto, Outcome, Scrape};
 use crate::engine::{Action, EngineError};
-use crate::sessions::{ActionRequest, ActionResult, SessionError, ThenObserve};
+use crate::sessions::{ActionRequest, ActionResult, SessionError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -238,20 +238,7 @@ async fn observation(
         diff: b.diff,
         collector: false,
     };
-    let req = match first {
-        Some((action, after_failure)) => ActionRequest {
-            screenshot: b.screenshot,
-            then_observe: Some(ThenObserve {
-                options: opts,
-                after_failure,
-            }),
-            ..ActionRequest::new(action)
-        },
-        None => ActionRequest {
-            screenshot: b.screenshot,
-            ..ActionRequest::new(Action::Snapshot(opts))
-        },
-    };
+    let req = ActionRequest::observation(opts, first, b.screenshot);
     let snap = match act(st, tenant, id, req).await? {
         Ok(s) => s,
         Err(e) => return Ok(Err(e)),

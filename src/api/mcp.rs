@@ -30,7 +30,7 @@ use crate::engine::actions::observe::ObserveOptions;
 use crate::engine::actions::{ActionOutput, Goto, Outcome, Scrape, Screenshot};
 use crate::engine::tabs::{CloseTab, NewTab, SwitchTab};
 use crate::engine::{Action, EngineError};
-use crate::sessions::{ActionRequest, ActionResult, Route, SessionError, Status, ThenObserve};
+use crate::sessions::{ActionRequest, ActionResult, Route, SessionError, Status};
 
 /// The protocol label of sessions MCP starts (metrics, records).
 const API: &str = "mcp";
@@ -597,20 +597,8 @@ impl McpTools {
         };
         let screenshot = a.screenshot.unwrap_or(false);
         let step_id = first.as_ref().and_then(|(_, step)| *step);
-        let req = match first {
-            Some((action, step)) => ActionRequest {
-                screenshot,
-                then_observe: Some(ThenObserve {
-                    options: opts,
-                    after_failure: step.is_some(),
-                }),
-                ..ActionRequest::new(action)
-            },
-            None => ActionRequest {
-                screenshot,
-                ..ActionRequest::new(Action::Snapshot(opts))
-            },
-        };
+        let first = first.map(|(action, step)| (action, step.is_some()));
+        let req = ActionRequest::observation(opts, first, screenshot);
         let snap = self
             .run_action(caller, id, req)
             .await

@@ -146,6 +146,27 @@ impl ActionRequest {
             then_observe: None,
         }
     }
+
+    /// An observation (what an observe or a step answers), after `first` in the same turn when
+    /// given: the action and whether the page is observed even when it failed.
+    pub fn observation(
+        options: ObserveOptions,
+        first: Option<(Action, bool)>,
+        screenshot: bool,
+    ) -> Self {
+        let mut req = match first {
+            Some((action, after_failure)) => Self {
+                then_observe: Some(ThenObserve {
+                    options,
+                    after_failure,
+                }),
+                ..Self::new(action)
+            },
+            None => Self::new(Action::Snapshot(options)),
+        };
+        req.screenshot = screenshot;
+        req
+    }
 }
 
 /// A page of a tenant's sessions (see [`Sessions::list_page`]).
